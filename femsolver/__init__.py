@@ -1,0 +1,7 @@
+"""femsolver: tertiary current distribution at battery interfaces (Gmsh + dolfinx)."""
+
+# dolfinx_solver must be imported before dolfinx or petsc4py: it selects the
+# real-scalar PETSc build shipped in the wheel. This is the one place it happens.
+import dolfinx_solver  # noqa: F401
+
+__version__ = "0.1.0"

@@ -1,0 +1,291 @@
+"""Case files: TOML in SI units -> frozen dataclasses.
+
+Every key is documented with its unit in the dataclass field metadata; `femsolver.case.describe()`
+prints them. Unknown keys, wrong types and unphysical values raise `CaseError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from femsolver.errors import CaseError
+
+
+def param(default, doc, choices=None, positive=False, fraction=False):
+    """A case key: default value, doc with unit, and simple validation rules."""
+    meta = {"doc": doc, "choices": choices, "positive": positive, "fraction": fraction}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class MeshParams:
+    h_interface: float | None = param(
+        None, "element size at the working interface, m (default: reference length / 500)",
+        positive=True)
+    h_bulk: float | None = param(
+        None, "element size far from the interface, m (default: reference length / 25)",
+        positive=True)
+    refine: int = param(0, "uniform refinements of the gmsh mesh done in dolfinx (each one x4 cells in 2D)")
+
+
+@dataclass(frozen=True)
+class ElectrolyteParams:
+    model: str = param("dilute", "electrolyte transport model", choices=("dilute",))
+    c0: float = param(1000.0, "initial (bulk) salt concentration, mol/m3", positive=True)
+    D_cation: float = param(1e-9, "cation diffusion coefficient, m2/s", positive=True)
+    D_anion: float = param(1e-9, "anion diffusion coefficient, m2/s", positive=True)
+    temperature: float = param(298.15, "temperature, K", positive=True)
+
+
+@dataclass(frozen=True)
+class ElectrodeParams:
+    conductivity: float = param(1.26e7, "electronic conductivity of the working electrode, S/m",
+                               positive=True)
+    equipotential: bool = param(True, "treat the working electrode as one potential (no ohmic drop)")
+
+
+@dataclass(frozen=True)
+class KineticsParams:
+    i0: float = param(10.0, "exchange current density at c = c_ref, A/m2", positive=True)
+    alpha_a: float = param(0.5, "anodic transfer coefficient, 1", positive=True)
+    alpha_c: float = param(0.5, "cathodic transfer coefficient, 1", positive=True)
+    c_ref: float | None = param(None, "reference concentration of i0, mol/m3 (default: c0)",
+                               positive=True)
+    counter: str = param("butler_volmer", "counter-electrode kinetics",
+                        choices=("butler_volmer", "ideal"))
+
+
+@dataclass(frozen=True)
+class ControlParams:
+    mode: str = param("galvanostatic", "control mode", choices=("galvanostatic", "potentiostatic"))
+    current_density: float = param(
+        25.0, "applied current density over the projected area, A/m2; > 0 plates Li on the "
+        "working electrode")
+    voltage: float | None = param(
+        None, "potentiostatic: working minus counter electrode potential, V")
+
+
+@dataclass(frozen=True)
+class TimeParams:
+    mode: str = param("transient", "transient or steady", choices=("transient", "steady"))
+    end: float = param(1e-3, "end time, s", positive=True)
+    dt: float = param(1e-5, "initial time step, s", positive=True)
+    scheme: str = param("bdf2", "time discretisation", choices=("bdf1", "bdf2"))
+    dt_min: float | None = param(None, "smallest time step before giving up, s (default dt/1e4)",
+                                positive=True)
+    dt_max: float | None = param(None, "largest time step, s (default end/10)", positive=True)
+    growth: float = param(1.5, "step growth factor after an easy Newton solve, 1", positive=True)
+    depletion_threshold: float = param(
+        1e-3, "stop when the surface concentration falls below this fraction of c0, 1",
+        fraction=True)
+
+
+@dataclass(frozen=True)
+class SolverParams:
+    linear: str = param("direct", "linear solver: direct (MUMPS) or iterative (fieldsplit + GAMG)",
+                       choices=("direct", "iterative"))
+    rtol: float = param(
+        1e-10, "Newton stops when the residual is below rtol x the residual of the applied "
+        "control at switch-on, 1", positive=True)
+    step_tol: float = param(
+        1e-10, "Newton also stops when the RMS update of the nondimensional unknowns (c/c0, "
+        "potentials in RT/F) is below this, 1", positive=True)
+    max_iterations: int = param(25, "Newton iterations per solve", positive=True)
+    petsc_options: dict = param({}, "extra PETSc options for the SNES (override the defaults)")
+
+
+@dataclass(frozen=True)
+class OutputParams:
+    directory: str | None = param(None, "output directory (default results/<name>)")
+    xdmf: bool = param(True, "write XDMF/HDF5 fields for ParaView")
+    vtx: bool = param(True, "write VTX (.bp) fields for ParaView builds with ADIOS2")
+    pictures: bool = param(True, "write PNG maps")
+    every: int = param(1, "write fields every n accepted steps (the last step is always written)",
+                      positive=True)
+
+
+SECTIONS = {
+    "mesh": MeshParams,
+    "electrolyte": ElectrolyteParams,
+    "electrode": ElectrodeParams,
+    "kinetics": KineticsParams,
+    "control": ControlParams,
+    "time": TimeParams,
+    "solver": SolverParams,
+    "output": OutputParams,
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    geometry: typing.Any  # the geometry family's own parameter dataclass
+    mesh: MeshParams
+    electrolyte: ElectrolyteParams
+    electrode: ElectrodeParams
+    kinetics: KineticsParams
+    control: ControlParams
+    time: TimeParams
+    solver: SolverParams
+    output: OutputParams
+
+    @property
+    def output_directory(self) -> Path:
+        return Path(self.output.directory or f"results/{self.name}")
+
+    def replace(self, **sections) -> "Case":
+        return dataclasses.replace(self, **sections)
+
+
+def _unknown(key: str, allowed) -> CaseError:
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(allowed), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return CaseError(f"unknown key '{key}'{hint}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _convert(value, annotation: str, key: str):
+    """Check `value` against a dataclass annotation string; ints are accepted as floats."""
+    kinds = [a.strip() for a in annotation.split("|")]
+    if value is None:
+        if "None" in kinds:
+            return None
+        raise CaseError(f"'{key}' needs a value")
+    if "bool" in kinds:
+        if isinstance(value, bool):
+            return value
+    elif "int" in kinds:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif "float" in kinds:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif "str" in kinds:
+        if isinstance(value, str):
+            return value
+    elif "dict" in kinds:
+        if isinstance(value, dict):
+            return value
+    expected = " or ".join(k for k in kinds if k != "None")
+    raise CaseError(f"'{key}' must be a {expected}, got {value!r}")
+
+
+def build_section(cls, table: dict, prefix: str):
+    """Build dataclass `cls` from a TOML table, validating every key."""
+    if not isinstance(table, dict):
+        raise CaseError(f"'{prefix}' must be a table ([{prefix}])")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise _unknown(f"{prefix}.{key}", fields)
+        f = fields[key]
+        name = f"{prefix}.{key}"
+        value = _convert(value, str(f.type), name)
+        meta = f.metadata
+        if value is not None and not isinstance(value, (bool, dict, str)):
+            if meta.get("positive") and value <= 0:
+                raise CaseError(f"'{name}' must be positive, got {value}")
+            if meta.get("fraction") and not 0 < value <= 1:
+                raise CaseError(f"'{name}' must be in (0, 1], got {value}")
+        if meta.get("choices") and value not in meta["choices"]:
+            raise CaseError(f"'{name}' must be one of {', '.join(meta['choices'])}, got {value!r}")
+        values[key] = value
+    missing = [k for k, f in fields.items()
+               if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+               and k not in values]
+    if missing:
+        raise CaseError(f"missing key '{prefix}.{missing[0]}'")
+    try:
+        return cls(**values)
+    except ValueError as err:  # cross-key checks in __post_init__
+        raise CaseError(str(err)) from None
+
+
+def _parse_override(text: str) -> tuple[list[str], object]:
+    if "=" not in text:
+        raise CaseError(f"--set expects section.key=value, got '{text}'")
+    path, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # bare words are strings: --set geometry.surface=ers
+    return path.strip().split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply `section.key=value` overrides to the raw TOML dictionary."""
+    for text in overrides:
+        keys, value = _parse_override(text)
+        table = data
+        for k in keys[:-1]:
+            table = table.setdefault(k, {})
+            if not isinstance(table, dict):
+                raise CaseError(f"--set {text}: '{k}' is not a section")
+        table[keys[-1]] = value
+    return data
+
+
+def case_from_dict(data: dict) -> Case:
+    """Validate a raw case dictionary (as read from TOML) into a `Case`."""
+    from geometries import REGISTRY
+
+    data = dict(data)
+    allowed = {"name", "geometry", *SECTIONS}
+    for key in data:
+        if key not in allowed:
+            raise _unknown(key, allowed)
+    name = data.pop("name", None)
+    if not isinstance(name, str) or not name:
+        raise CaseError("missing key 'name' (a string naming the case)")
+    geometry = dict(data.pop("geometry", None) or {})
+    kind = geometry.pop("kind", None)
+    if kind is None:
+        raise CaseError(f"missing key 'geometry.kind' (one of {', '.join(REGISTRY)})")
+    if kind not in REGISTRY:
+        raise CaseError(f"'geometry.kind' must be one of {', '.join(REGISTRY)}, got {kind!r}")
+    sections = {s: build_section(cls, data.get(s, {}), s) for s, cls in SECTIONS.items()}
+    case = Case(name=name, geometry=build_section(REGISTRY[kind].params, geometry, "geometry"),
+                **sections)
+    _check_case(case)
+    return case
+
+
+def _check_case(case: Case) -> None:
+    """Checks that involve more than one key."""
+    if case.control.mode == "potentiostatic" and case.control.voltage is None:
+        raise CaseError("missing key 'control.voltage' (needed when control.mode = 'potentiostatic')")
+    if case.time.mode == "transient" and case.time.dt > case.time.end:
+        raise CaseError(f"'time.dt' ({case.time.dt}) is larger than 'time.end' ({case.time.end})")
+
+
+def load_case(path: str | Path, overrides: list[str] = ()) -> Case:
+    """Read a TOML case file, apply `--set` overrides and validate."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise CaseError(f"case file not found: {path}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise CaseError(f"{path}: not valid TOML: {err}") from None
+    return case_from_dict(apply_overrides(data, list(overrides)))
+
+
+def describe() -> str:
+    """All keys with defaults and units, for `femsolver keys` and the docs."""
+    from geometries import REGISTRY
+
+    lines = []
+    groups = [(f"geometry (kind = {k})", fam.params) for k, fam in REGISTRY.items()]
+    for title, cls in groups + list(SECTIONS.items()):
+        lines.append(f"[{title.split(' ')[0]}]" + (f"  # {title}" if " " in title else ""))
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else "{}"
+            lines.append(f"  {f.name} = {default!r}  # {f.metadata.get('doc', '')}")
+    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""Command line: `femsolver run CASE`, `femsolver mesh CASE`, `femsolver keys`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from mpi4py import MPI
+
+from femsolver.errors import CaseError, FemsolverError, report
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="femsolver",
+        description="Tertiary current distribution at battery interfaces (SI units). "
+                    "Run in parallel with: mpirun -n 4 femsolver run CASE")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("run", "solve a case and write fields, tables and pictures"),
+                       ("mesh", "build the mesh only and draw its regions and boundary tags")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("case", help="case file (TOML)")
+        p.add_argument("-o", "--output", help="output directory (overrides output.directory)")
+        p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override a case key, e.g. --set kinetics.i0=1.0 (repeatable)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    sub.add_parser("keys", help="list every case key with its default and unit")
+    return parser
+
+
+def _load(args):
+    from femsolver.case import load_case
+
+    overrides = list(args.set) + ([f'output.directory="{args.output}"'] if args.output else [])
+    return load_case(args.case, overrides)
+
+
+def _mesh(args, comm) -> None:
+    from femsolver.mesh import build_domain, write_domain
+    from femsolver.outputs.regions import plot_regions
+    from femsolver.simulation import prepare_directory
+
+    case = _load(args)
+    directory = case.output_directory
+    prepare_directory(directory, comm)
+    domain = build_domain(case.geometry, case.mesh, comm)
+    write_domain(domain, directory)
+    plot_regions(domain, directory / "regions.png")
+    if comm.rank == 0 and not args.quiet:
+        cells = domain.mesh.topology.index_map(domain.mesh.topology.dim).size_global
+        print(f"mesh of '{case.name}': {cells} cells -> {directory}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    comm = MPI.COMM_WORLD
+    try:
+        if args.command == "keys":
+            from femsolver.case import describe
+
+            if comm.rank == 0:
+                print(describe())
+        elif args.command == "mesh":
+            _mesh(args, comm)
+        else:
+            from femsolver.simulation import run
+
+            run(_load(args), comm, verbose=not args.quiet)
+    except FemsolverError as err:
+        # Raised on every rank alike (each rank reads the case and sees the same solve).
+        report(str(err), comm)
+        return 2 if isinstance(err, CaseError) else 1
+    except KeyboardInterrupt:
+        report("interrupted", comm)
+        return 130
+    except Exception:
+        # An unexpected error may hit one rank only: print it there and stop all ranks
+        # rather than leaving the others waiting in a collective call.
+        traceback.print_exc()
+        sys.stderr.flush()
+        if comm.size > 1:
+            comm.Abort(1)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Butler-Volmer kinetics at a Li/Li+ interface (docs/physics.md, eq. K1).
+
+    i_n = i0 [exp(alpha_a eta) - (c / c_ref) exp(-alpha_c eta)],  eta = phi_s - phi - U   (K1)
+
+i_n is the anodic (oxidation) current density leaving the electrode into the electrolyte;
+eta, phi_s, phi, U are in RT/F and i_n, i0 in any consistent unit.
+"""
+
+import numpy as np
+import ufl
+
+
+def overpotential(phi_s, phi, U_ref=0.0):
+    """eta = phi_s - phi - U_ref (K1)."""
+    return phi_s - phi - U_ref
+
+
+def butler_volmer(eta, c_ratio, i0, alpha_a, alpha_c, exp=ufl.exp):
+    """i_n of K1; `exp` is ufl.exp for forms or np.exp for arrays."""
+    return i0 * (exp(alpha_a * eta) - c_ratio * exp(-alpha_c * eta))
+
+
+def butler_volmer_inverse(i_n, i0, alpha_a, alpha_c, c_ratio=1.0):
+    """The eta that gives current density i_n at concentration ratio c_ratio (K1 inverted).
+
+    i_n(eta) is strictly increasing, so bisection on a bracket that grows until it holds
+    the root is robust for any transfer coefficients.
+    """
+    def f(eta):
+        return butler_volmer(eta, c_ratio, i0, alpha_a, alpha_c, exp=np.exp) - i_n
+
+    lo, hi = -1.0, 1.0
+    while f(lo) > 0:
+        lo *= 2
+    while f(hi) < 0:
+        hi *= 2
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+    return 0.5 * (lo + hi)

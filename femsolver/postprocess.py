@@ -1,0 +1,171 @@
+"""Quantities in SI units derived from the solution: fields for maps, interface profile, metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.mesh import compute_midpoints
+from mpi4py import MPI
+
+from femsolver import tags
+from femsolver.physics import electrolyte, kinetics
+from femsolver.physics.constants import FARADAY
+
+
+def _dg0_vector(mesh, name):
+    return fem.Function(fem.functionspace(mesh, ("DG", 0, (mesh.geometry.dim,))), name=name)
+
+
+class DerivedFields:
+    """c (mol/m3), phi (V), phi_s (V), i (A/m2) and E (V/m) as dolfinx Functions.
+
+    i and E are cell-wise constant (DG0): exact for the gradient of a P1 potential, and a
+    format both XDMF and VTX take. `update()` refreshes them from the unknowns.
+    """
+
+    def __init__(self, problem):
+        p, el = problem, problem.case.electrolyte
+        VT = p.thermal_voltage
+        Vp = p.u.function_space
+        self.c = fem.Function(Vp, name="c")
+        self.phi = fem.Function(Vp, name="phi")
+        electrode_mesh = p.electrode.mesh if p.resolved else None
+        self.phi_s = (fem.Function(fem.functionspace(electrode_mesh, ("Lagrange", 1)), name="phi_s")
+                      if electrode_mesh is not None else None)
+        self.i = _dg0_vector(p.mesh_e, "i")
+        self.E = _dg0_vector(p.mesh_e, "E")
+        i_expr = electrolyte.current_density(p.u, p.phi_full, el.D_cation, el.D_anion,
+                                             FARADAY * el.c0)
+        points = self.i.function_space.element.interpolation_points
+        self._i_expr = fem.Expression(i_expr, points)
+        self._E_expr = fem.Expression(-VT * ufl.grad(p.phi), points)
+        self._problem = problem
+
+    @property
+    def functions(self) -> list[fem.Function]:
+        return [f for f in (self.c, self.phi, self.phi_s, self.i, self.E) if f is not None]
+
+    def update(self) -> None:
+        p = self._problem
+        VT, c0 = p.thermal_voltage, p.case.electrolyte.c0
+        self.c.x.array[:] = c0 * (1 + p.u.x.array)
+        self.phi.x.array[:] = VT * (p.phi_ref.value + p.phi.x.array)
+        if self.phi_s is not None:
+            self.phi_s.x.array[:] = VT * (p.V.x.array[0] + p.psi.x.array)
+        self.i.interpolate(self._i_expr)
+        self.E.interpolate(self._E_expr)
+
+
+class InterfaceProbe:
+    """Values at the midpoints of the working-interface facets (owned ones, on every rank)."""
+
+    def __init__(self, problem):
+        p = problem
+        interface_data = p.interface.subdomain_data
+        msh = p.domain.mesh
+        tdim = msh.topology.dim
+        c2f = msh.topology.connectivity(tdim, tdim - 1)
+        rows, self.active = [], []
+        for tag, pairs in interface_data:
+            pairs = pairs.reshape(-1, 4)
+            rows.append(pairs)
+            self.active.append(np.full(len(pairs), tag == tags.WORKING_ACTIVE))
+        pairs = np.vstack(rows) if rows else np.zeros((0, 4), dtype=np.int32)
+        self.active = np.concatenate(self.active) if self.active else np.zeros(0, dtype=bool)
+        facets = np.array([c2f.links(c)[lf] for c, lf in pairs[:, :2]], dtype=np.int32)
+        self.points = compute_midpoints(msh, tdim - 1, facets) if len(facets) else np.zeros((0, 3))
+        self.cells_e = p.electrolyte.cell_map.sub_topology_to_topology(pairs[:, 0], inverse=True)
+        self.cells_s = (p.electrode.cell_map.sub_topology_to_topology(pairs[:, 2], inverse=True)
+                        if p.resolved else None)
+        self._problem = problem
+
+    def sample(self) -> dict[str, np.ndarray]:
+        """Local arrays: x, y (, z) in m, plating current density A/m2, eta V, c mol/m3."""
+        p = self._problem
+        kin, el, VT = p.case.kinetics, p.case.electrolyte, p.thermal_voltage
+        u = p.u.eval(self.points, self.cells_e).ravel() if len(self.points) else np.zeros(0)
+        phi = (p.phi.eval(self.points, self.cells_e).ravel() if len(self.points)
+               else np.zeros(0)) + p.phi_ref.value
+        phi_s = p.V.x.array[0] + (p.psi.eval(self.points, self.cells_s).ravel()
+                                  if p.resolved and len(self.points) else 0.0)
+        eta = kinetics.overpotential(phi_s, phi)
+        c_ratio = el.c0 / (kin.c_ref or el.c0) * (1 + u)
+        i_n = kinetics.butler_volmer(eta, c_ratio, kin.i0, kin.alpha_a, kin.alpha_c, exp=np.exp)
+        out = {axis: self.points[:, k] for k, axis in enumerate("xyz"[: p.domain.mesh.geometry.dim])}
+        out.update(active=self.active.astype(int),
+                   plating_current_density=np.where(self.active, -i_n, 0.0),
+                   overpotential=eta * VT, concentration=el.c0 * (1 + u))
+        return out
+
+
+def gather(comm, arrays: dict[str, np.ndarray], sort_by: str = "x") -> dict[str, np.ndarray] | None:
+    """Concatenate per-rank arrays on rank 0, sorted by `sort_by`; None elsewhere."""
+    parts = comm.gather(arrays, root=0)
+    if comm.rank != 0:
+        return None
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in arrays}
+    order = np.argsort(merged[sort_by], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
+
+
+class Metrics:
+    """Scalar results for timeseries.csv and summary.json (SI units)."""
+
+    def __init__(self, problem, fields: DerivedFields, surface_dofs: np.ndarray):
+        p = problem
+        self._p, self._fields, self._surface_dofs = p, fields, surface_dofs
+        forms = {"working_current": p.i_working * p.dA, "eta": p.eta_working * p.dA}
+        self._forms = {k: fem.form(f, entity_maps=p.entity_maps) for k, f in forms.items()}
+        self.comm = p.domain.mesh.comm
+
+    def _integral(self, name):
+        return self.comm.allreduce(fem.assemble_scalar(self._forms[name]), op=MPI.SUM)
+
+    def _min(self, values):
+        return self.comm.allreduce(float(values.min()) if len(values) else np.inf, op=MPI.MIN)
+
+    def _max(self, values):
+        return self.comm.allreduce(float(values.max()) if len(values) else -np.inf, op=MPI.MAX)
+
+    def cell_voltage(self) -> float:
+        """Working minus counter electrode potential, V (counter grounded)."""
+        return float(self._p.V.x.array[0] * self._p.thermal_voltage)
+
+    def current_density(self) -> float:
+        """Working-electrode current over the projected area, A/m2 (> 0 plates Li)."""
+        return -self._integral("working_current") / self._p.domain.projected_area
+
+    def min_surface_concentration(self) -> float:
+        """Smallest c at the nodes of the working interface and the counter electrode, mol/m3."""
+        c0 = self._p.case.electrolyte.c0
+        return c0 * (1 + self._min(self._p.u.x.array[self._surface_dofs]))
+
+    def step_row(self, t: float) -> dict:
+        return {"time_s": t, "cell_voltage_V": self.cell_voltage(),
+                "current_density_A_m2": self.current_density(),
+                "min_surface_concentration_mol_m3": self.min_surface_concentration()}
+
+    def summary(self, profile: dict[str, np.ndarray]) -> dict:
+        """Interface and field statistics; `profile` is the rank-local InterfaceProbe sample."""
+        p, f = self._p, self._fields
+        n = p.active_area
+        active = profile["active"].astype(bool)
+        plating = profile["plating_current_density"][active]
+        mean = -self._integral("working_current") / n
+        E_local = f.E.x.array.reshape(-1, p.domain.mesh.geometry.dim)
+        return {
+            "cell_voltage_V": self.cell_voltage(),
+            "applied_current_density_A_m2": p.case.control.current_density
+            if p.case.control.mode == "galvanostatic" else self.current_density(),
+            "active_area_per_projected_area": p.active_area / p.domain.projected_area,
+            "interface_current_density_mean_A_m2": mean,
+            "interface_current_density_max_A_m2": self._max(plating),
+            "interface_current_density_min_A_m2": self._min(plating),
+            "interface_current_density_max_over_mean": self._max(plating) / mean if mean else None,
+            "overpotential_mean_V": self._integral("eta") / n * p.thermal_voltage,
+            "min_surface_concentration_mol_m3": self.min_surface_concentration(),
+            "electrolyte_concentration_min_mol_m3": self._min(f.c.x.array),
+            "electrolyte_concentration_max_mol_m3": self._max(f.c.x.array),
+            "electric_field_max_V_m": self._max(np.linalg.norm(E_local, axis=1)),
+        }

@@ -1,0 +1,265 @@
+"""The coupled electrode | electrolyte problem: spaces, unknowns and residual forms.
+
+Unknowns (docs/physics.md, "Discrete problem"):
+    u      = c/c0 - 1 on the electrolyte submesh (P_k)
+    phi    = F phi / RT - phi_ref on the electrolyte submesh (P_k); phi_ref is a constant set
+             from the initial guess so that phi stays small and its gradient carries no
+             round-off from an O(1) offset
+    V      = F V_we / RT, the working-electrode potential (one Real dof)
+    psi    = F (phi_s - V_we) / RT on the electrode submesh (P_k), only if the electrode is
+             resolved (Ohm's law); zero on the current collector
+    lam    = salt-inventory multiplier (one Real dof), only for steady solves
+Equations keep SI coordinates, times and coefficients; each block is multiplied by one constant
+(`Scaling`) so that the assembled system is the nondimensional one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import basix.ufl
+import numpy as np
+import ufl
+from dolfinx import fem, mesh as dmesh
+from mpi4py import MPI
+
+from femsolver import tags
+from femsolver.errors import GeometryError
+from femsolver.physics import electrode, electrolyte, kinetics
+from femsolver.physics.constants import FARADAY, thermal_voltage
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Units that make the discrete system O(1): length L0, concentration c0, diffusivity D0."""
+
+    length: float
+    c0: float
+    D0: float
+    dim: int
+
+    @property
+    def time(self) -> float:
+        """L0^2 / D0, s."""
+        return self.length**2 / self.D0
+
+    @property
+    def salt(self) -> float:
+        """Factor on the salt balance (SI units m^d/s) that makes it nondimensional."""
+        return 1.0 / (self.D0 * self.length ** (self.dim - 2))
+
+    @property
+    def charge(self) -> float:
+        """Factor on charge balances and the current constraint (SI units A m^(d-3))."""
+        return 1.0 / (FARADAY * self.c0 * self.D0 * self.length ** (self.dim - 3))
+
+    def electrode(self, conductance: float) -> float:
+        """Factor on the electrode's charge balance that makes its stiffness O(1).
+
+        `conductance` is sigma RT/F (A/m). With the electrolyte's scale instead, a metal's
+        rows would be ~1e9 times stiffer and their round-off would swamp the residual.
+        """
+        return 1.0 / (conductance * self.length ** (self.dim - 2))
+
+
+class Interface:
+    """Working interface facets of the parent mesh with the electrolyte always on the '+' side."""
+
+    def __init__(self, domain, electrolyte_cells: np.ndarray):
+        msh = domain.mesh
+        tdim = msh.topology.dim
+        msh.topology.create_connectivity(tdim - 1, tdim)
+        msh.topology.create_connectivity(tdim, tdim - 1)
+        num_cells = msh.topology.index_map(tdim).size_local + msh.topology.index_map(tdim).num_ghosts
+        in_electrolyte = np.zeros(num_cells, dtype=bool)
+        in_electrolyte[electrolyte_cells] = True
+        self.subdomain_data = []
+        for tag in (tags.WORKING_ACTIVE, tags.WORKING_BLOCKING):
+            facets = domain.facet_tags.find(tag)
+            pairs = fem.compute_integration_domains(
+                fem.IntegralType.interior_facet, msh.topology, facets).reshape(-1, 4)
+            swap = ~in_electrolyte[pairs[:, 0]]
+            pairs[swap] = pairs[swap][:, [2, 3, 0, 1]]
+            self.subdomain_data.append((tag, pairs.ravel()))
+        self.dS = ufl.Measure("dS", domain=msh, subdomain_data=self.subdomain_data)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region's submesh and its maps to the parent mesh."""
+
+    mesh: dmesh.Mesh
+    cell_map: dmesh.EntityMap
+    vertex_map: dmesh.EntityMap
+
+    @classmethod
+    def of(cls, domain, tag):
+        tdim = domain.mesh.topology.dim
+        submesh, cell_map, vertex_map, _ = dmesh.create_submesh(
+            domain.mesh, tdim, domain.cell_tags.find(tag))
+        return cls(submesh, cell_map, vertex_map)
+
+    def parent_cells(self) -> np.ndarray:
+        """Parent-mesh indices of all local cells (owned and ghost) of the region."""
+        imap = self.mesh.topology.index_map(self.mesh.topology.dim)
+        local = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+        return self.cell_map.sub_topology_to_topology(local, inverse=False)
+
+
+class CellProblem:
+    """Residual forms and unknowns of one electrochemical cell; holds no solver state."""
+
+    def __init__(self, case, domain, degree: int = 1):
+        self.case = case
+        self.domain = domain
+        msh = domain.mesh
+        dim = msh.geometry.dim
+        el, kin = case.electrolyte, case.kinetics
+        self.scaling = Scaling(domain.reference_length, el.c0, el.D_cation, dim)
+        self.thermal_voltage = thermal_voltage(el.temperature)
+        self.steady = case.time.mode == "steady"
+        self.resolved = not case.electrode.equipotential
+
+        # Region submeshes and the maps that let parent-mesh integrals see their functions.
+        self.electrolyte = Region.of(domain, tags.ELECTROLYTE)
+        self.mesh_e = self.electrolyte.mesh
+        self.entity_maps = [self.electrolyte.cell_map]
+        self.interface = interface = Interface(domain, self.electrolyte.parent_cells())
+        P = ("Lagrange", degree)
+        real = basix.ufl.real_element(self.mesh_e.basix_cell(), dtype=np.float64)
+        spaces = [fem.functionspace(self.mesh_e, P), fem.functionspace(self.mesh_e, P),
+                  fem.functionspace(self.mesh_e, real)]
+        if self.resolved:
+            self.electrode = Region.of(domain, tags.ELECTRODE)
+            self.entity_maps.append(self.electrode.cell_map)
+            spaces.append(fem.functionspace(self.electrode.mesh, P))
+        if self.steady:
+            spaces.append(fem.functionspace(self.mesh_e, real))
+        names = ["u", "phi", "V", "psi", "lam"] if self.resolved else ["u", "phi", "V", "lam"]
+        self.unknowns = [fem.Function(V, name=n) for V, n in zip(spaces, names)]
+        self.u, self.phi, self.V = self.unknowns[:3]
+        self.psi = self.unknowns[3] if self.resolved else None
+        self.u_n = fem.Function(spaces[0], name="u_n")
+        self.u_nn = fem.Function(spaces[0], name="u_nn")
+
+        self.tests = tests = ufl.TestFunctions(ufl.MixedFunctionSpace(*spaces))
+        v, w, q = tests[:3]
+        dx = ufl.Measure("dx", domain=msh, subdomain_data=domain.cell_tags)
+        ds = ufl.Measure("ds", domain=msh, subdomain_data=domain.facet_tags)
+        dS = interface.dS
+
+        # Time derivative du/dt = a0 u + a1 u_n + a2 u_nn (BDF1/BDF2, set by the stepper).
+        self.bdf = [fem.Constant(msh, 0.0) for _ in range(3)]
+        a0, a1, a2 = self.bdf
+        self.phi_ref = fem.Constant(msh, 0.0)
+        u, V = self.u, self.V
+        phi = self.phi_ref + self.phi
+        self.phi_full = phi
+        u_dot = a0 * u + a1 * self.u_n + a2 * self.u_nn
+
+        # Kinetics (K1) at the working interface ('+' = electrolyte) and at the counter electrode.
+        c_ratio = el.c0 / (kin.c_ref or el.c0)
+        phi_s = V("+") + (self.psi("-") if self.resolved else 0)
+        self.eta_working = kinetics.overpotential(phi_s, phi("+"))
+        self.i_working = kinetics.butler_volmer(
+            self.eta_working, c_ratio * (1 + u("+")), kin.i0, kin.alpha_a, kin.alpha_c)
+        self.i_counter = kinetics.butler_volmer(
+            kinetics.overpotential(0.0, phi), c_ratio * (1 + u), kin.i0, kin.alpha_a, kin.alpha_c)
+        dA = dS(tags.WORKING_ACTIVE)
+        self.dA = dA
+        self.ds = ds
+
+        Dp, Dm = el.D_cation, el.D_anion
+        Fc0 = FARADAY * el.c0
+        S = self.scaling
+        F_salt = electrolyte.salt_residual(u_dot, u, phi, v, Dm, dx(tags.ELECTROLYTE))
+        F_charge = (electrolyte.charge_residual(u, phi, w, Dp, Dm, Fc0, dx(tags.ELECTROLYTE))
+                    - self.i_working * w("+") * dA)
+        self.bcs = []
+        if kin.counter == "butler_volmer":
+            F_charge -= self.i_counter * w * ds(tags.COUNTER)
+        else:  # ideal counter electrode: no overpotential, phi = phi_s = 0 there
+            self.bcs.append(fem.dirichletbc(
+                0.0, self._facet_dofs(spaces[1], self.electrolyte, [tags.COUNTER]), spaces[1]))
+
+        self.active_area = self._assemble(fem.form(1.0 * dA))
+        self.applied = fem.Constant(msh, 0.0)  # A/m2 (galvanostatic) or V/(RT/F) (potentiostatic)
+        if case.control.mode == "galvanostatic":
+            # Total anodic current of the working interface = -i_app * projected area (plating > 0).
+            mean_share = domain.projected_area / self.active_area
+            F_constraint = S.charge * (self.i_working + self.applied * mean_share) * q("+") * dA
+        else:
+            F_constraint = (V("+") - self.applied) * q("+") * dA / self.active_area
+        residual = S.salt * F_salt + S.charge * F_charge + F_constraint
+
+        if self.resolved:
+            w_s = tests[3]
+            conductance = case.electrode.conductivity * self.thermal_voltage
+            residual += S.electrode(conductance) * (
+                electrode.ohm_residual(self.psi, w_s, conductance, dx(tags.ELECTRODE))
+                + self.i_working * w_s("-") * dA)
+            collector = self._facet_dofs(spaces[3], self.electrode, [tags.CURRENT_COLLECTOR])
+            if msh.comm.allreduce(len(collector), op=MPI.SUM) == 0:
+                raise GeometryError("the geometry has no 'current_collector' boundary, which a "
+                                    "resolved electrode (electrode.equipotential = false) needs")
+            self.bcs.append(fem.dirichletbc(0.0, collector, spaces[3]))
+        if self.steady:
+            lam, mu = self.unknowns[-1], tests[-1]
+            # Closed cell: the steady salt balance fixes c only up to its inventory (E5).
+            residual += S.salt * (lam * v * dx(tags.ELECTROLYTE) + u * mu * dx(tags.ELECTROLYTE))
+        self.residual_form = residual
+        self.residual = ufl.extract_blocks(residual)
+
+    def _facet_dofs(self, space, region: Region, facet_tags) -> np.ndarray:
+        """Local dofs of `space` (on `region`) on the parent facets with any of `facet_tags`."""
+        sub_tags = dmesh.transfer_meshtags_to_submesh(
+            self.domain.facet_tags, region.mesh, region.vertex_map, region.cell_map)
+        tdim = region.mesh.topology.dim
+        region.mesh.topology.create_connectivity(tdim - 1, tdim)
+        facets = np.concatenate([sub_tags.find(t) for t in facet_tags])
+        return fem.locate_dofs_topological(space, tdim - 1, facets)
+
+    def surface_dofs(self) -> np.ndarray:
+        """Dofs of u on the electrode surfaces (working active part and counter electrode)."""
+        return self._facet_dofs(self.u.function_space, self.electrolyte,
+                                [tags.WORKING_ACTIVE, tags.COUNTER])
+
+    def _assemble(self, form) -> float:
+        return self.domain.mesh.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
+
+    def set_switch_on_state(self) -> None:
+        """Equilibrium fields with the control just applied: its residual sets Newton's scale."""
+        for f in self.unknowns:
+            f.x.array[:] = 0.0
+        self.phi_ref.value = 0.0
+        control = self.case.control
+        if control.mode == "galvanostatic":
+            self.applied.value = control.current_density
+        else:
+            self.applied.value = control.voltage / self.thermal_voltage
+            self.V.x.array[:] = self.applied.value
+
+    def set_initial_guess(self) -> None:
+        """Uniform concentration; potentials from inverting K1 for the mean current densities.
+
+        A good guess for the one global unknown V saves most Newton iterations (2 instead of
+        ~13 in the dolfinx notes' measurements).
+        """
+        kin, control = self.case.kinetics, self.case.control
+        ideal_counter = kin.counter == "ideal"
+        if control.mode == "galvanostatic":
+            i_app = control.current_density
+            mean_working = -i_app * self.domain.projected_area / self.active_area
+
+            c_ratio = self.case.electrolyte.c0 / (kin.c_ref or self.case.electrolyte.c0)
+
+            def inverse(i):
+                return kinetics.butler_volmer_inverse(i, kin.i0, kin.alpha_a, kin.alpha_c, c_ratio)
+
+            phi_ref = 0.0 if ideal_counter else -inverse(i_app)
+            V = inverse(mean_working) + phi_ref
+        else:
+            V = control.voltage / self.thermal_voltage
+            phi_ref = 0.0 if ideal_counter else V / 2
+        self.phi_ref.value = phi_ref
+        self.V.x.array[:] = V

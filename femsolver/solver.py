@@ -1,0 +1,183 @@
+"""Newton (PETSc SNES) on the coupled residual, and the time stepper around it."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from dolfinx import fem
+from dolfinx.fem.petsc import NonlinearProblem
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from femsolver.errors import SolverError
+
+DIRECT = {
+    "ksp_type": "preonly",
+    "pc_type": "lu",
+    "pc_factor_mat_solver_type": "mumps",
+    # MUMPS: more room for pivoting in the dense Real rows and columns
+    "mat_mumps_icntl_14": 200,
+}
+ITERATIVE = {
+    "ksp_type": "gmres",
+    "ksp_rtol": 1e-12,
+    "ksp_max_it": 500,
+    "pc_type": "bjacobi",
+    "sub_pc_type": "ilu",
+}
+
+
+class NewtonSolver:
+    """SNES Newton that stops on a small residual or on a small update.
+
+    Residuals of time steps near steady state start tiny; a tolerance relative to each solve's
+    own first residual would chase round-off. The residual tolerance is relative to one scale
+    fixed per run (`set_reference_residual`: the residual the applied current or voltage causes
+    at switch-on). Fine meshes have a round-off floor near that tolerance, so a solve also stops
+    when the RMS Newton update of the nondimensional unknowns falls below `params.step_tol`.
+    """
+
+    def __init__(self, problem, params, comm, progress: Callable[[str], None]):
+        self.params = params
+        options = {
+            "snes_type": "newtonls",
+            "snes_linesearch_type": "basic",
+            "snes_max_it": params.max_iterations,
+            **(DIRECT if params.linear == "direct" else ITERATIVE),
+            **params.petsc_options,
+        }
+        self.problem = NonlinearProblem(
+            problem.residual, problem.unknowns, bcs=problem.bcs, kind="mpi",
+            petsc_options_prefix="femsolver_", petsc_options=options,
+            entity_maps=problem.entity_maps)
+        self.snes = self.problem.solver
+        self.comm = comm
+        self.progress = progress
+        self.atol = 0.0
+        self.snes.setMonitor(self._monitor)
+        self.snes.setConvergenceTest(self._converged)
+        self.size = self.problem.x.getSize()
+
+    def _monitor(self, snes, iteration, residual):
+        self.progress(f"    Newton {iteration:2d}  |F| = {residual:.3e}")
+
+    def residual_norm(self) -> float:
+        """Norm of the residual at the current unknowns."""
+        fem.petsc.assign(self.problem.u, self.problem.x)
+        self.snes.computeFunction(self.problem.x, self.problem.b)
+        return self.problem.b.norm()
+
+    def set_reference_residual(self, value: float) -> None:
+        self.atol = self.params.rtol * value
+
+    def _converged(self, snes, iteration, norms):
+        _, step, residual = norms
+        Reason = PETSc.SNES.ConvergedReason
+        if not np.isfinite(residual):
+            return Reason.DIVERGED_FNORM_NAN
+        if residual <= self.atol:
+            return Reason.CONVERGED_FNORM_ABS
+        if iteration > 0 and step / np.sqrt(self.size) <= self.params.step_tol:
+            return Reason.CONVERGED_SNORM_RELATIVE
+        if iteration >= self.params.max_iterations:
+            return Reason.DIVERGED_MAX_IT
+        return Reason.ITERATING
+
+    def solve(self) -> tuple[bool, int]:
+        """One Newton solve from the current unknowns; returns (converged, iterations)."""
+        self.problem.solve()
+        reason = self.snes.getConvergedReason()
+        return reason > 0, self.snes.getIterationNumber()
+
+
+@dataclass
+class Step:
+    """An accepted time step."""
+
+    index: int
+    time: float
+    dt: float
+    iterations: int
+
+
+class Interrupt:
+    """Turns SIGINT/SIGTERM into a flag that every rank agrees on between steps."""
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.flag = False
+
+    def __enter__(self):
+        self._old = {s: signal.signal(s, self._set) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _set(self, signum, frame):
+        self.flag = True
+
+    def requested(self) -> bool:
+        return self.comm.allreduce(self.flag, op=MPI.LOR)
+
+    def __exit__(self, *exc):
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
+
+
+def bdf_coefficients(dt: float, dt_previous: float | None) -> tuple[float, float, float]:
+    """du/dt ~ a0 u^{n+1} + a1 u^n + a2 u^{n-1}: BDF1 without history, else variable-step BDF2."""
+    if dt_previous is None:
+        return 1.0 / dt, -1.0 / dt, 0.0
+    w = dt / dt_previous
+    return (1 + 2 * w) / ((1 + w) * dt), -(1 + w) / dt, w * w / ((1 + w) * dt)
+
+
+def time_steps(problem, newton: NewtonSolver, time_params,
+               progress: Callable[[str], None]) -> Iterator[Step]:
+    """Advance `problem` in time, yielding each accepted step.
+
+    The step is halved when Newton fails (down to dt_min) and grows by `growth` after easy
+    solves (at most dt_max), landing exactly on the end time.
+    """
+    end = time_params.end
+    dt = time_params.dt
+    dt_min = time_params.dt_min or dt / 1e4
+    dt_max = time_params.dt_max or end / 10
+    bdf2 = time_params.scheme == "bdf2"
+    t, dt_previous, index = 0.0, None, 0
+    backup = [u.x.array.copy() for u in problem.unknowns]
+    while t < end * (1 - 1e-12):
+        dt = min(dt, end - t)
+        for constant, value in zip(problem.bdf, bdf_coefficients(dt, dt_previous if bdf2 else None)):
+            constant.value = value
+        progress(f"step {index + 1}: t = {t + dt:.4e} s, dt = {dt:.3e} s")
+        converged, iterations = newton.solve()
+        if not converged:
+            for u, saved in zip(problem.unknowns, backup):
+                u.x.array[:] = saved
+            dt *= 0.5
+            if dt < dt_min:
+                raise SolverError(
+                    f"Newton did not converge at t = {t:.4e} s even with dt = {2 * dt:.3e} s "
+                    f"(time.dt_min = {dt_min:.3e} s); see the Newton residuals above")
+            progress(f"  Newton did not converge: retrying with dt = {dt:.3e} s")
+            continue
+        problem.u_nn.x.array[:] = problem.u_n.x.array
+        problem.u_n.x.array[:] = problem.u.x.array
+        backup = [u.x.array.copy() for u in problem.unknowns]
+        t += dt
+        index += 1
+        dt_previous = dt
+        yield Step(index, t, dt, iterations)
+        if iterations <= 3:
+            dt = min(dt * time_params.growth, dt_max)
+
+
+def start_newton(problem, params, comm, progress: Callable[[str], None]) -> NewtonSolver:
+    """Newton for `problem`, its tolerance scaled by the switch-on residual, from the initial guess."""
+    newton = NewtonSolver(problem, params, comm, progress)
+    problem.set_switch_on_state()
+    newton.set_reference_residual(newton.residual_norm())
+    problem.set_initial_guess()
+    return newton
