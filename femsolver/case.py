@@ -145,7 +145,7 @@ class Case:
 
 
 def _unknown(key: str, allowed) -> CaseError:
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(allowed), n=1)
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(allowed), n=1, cutoff=0.5)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return CaseError(f"unknown key '{key}'{hint}; allowed: {', '.join(sorted(allowed))}")
 

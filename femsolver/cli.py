@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="override a case key, e.g. --set kinetics.i0=1.0 (repeatable)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sub.add_parser("keys", help="list every case key with its default and unit")
+    p = sub.add_parser("compare", help="table and picture comparing finished runs")
+    p.add_argument("runs", nargs="+", help="output directories of finished runs")
+    p.add_argument("-o", "--output", required=True, help="directory for comparison.{md,csv,png}")
     return parser
 
 
@@ -63,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(describe())
         elif args.command == "mesh":
             _mesh(args, comm)
+        elif args.command == "compare":
+            from femsolver.compare import compare
+
+            if comm.rank == 0:
+                print(compare(args.runs, args.output), end="")
         else:
             from femsolver.simulation import run
 

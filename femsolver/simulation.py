@@ -114,6 +114,7 @@ def run(case, comm=MPI.COMM_WORLD, verbose: bool = True) -> dict:
         _pictures(directory, fields, everywhere, domain.mesh.geometry.dim, comm)
     summary["wall_time_s"] = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
     tables.write_json(directory / "summary.json", summary)
+    comm.barrier()  # every rank returns only once the files are complete
     progress(f"done: status {summary['status']}, cell voltage {summary['cell_voltage_V']:.6g} V, "
              f"{summary['wall_time_s']:.1f} s")
     if outcome["status"] == "failed":
