@@ -261,6 +261,9 @@ def _check_case(case: Case) -> None:
     """Checks that involve more than one key."""
     if case.control.mode == "potentiostatic" and case.control.voltage is None:
         raise CaseError("missing key 'control.voltage' (needed when control.mode = 'potentiostatic')")
+    if case.solver.linear == "iterative" and case.time.mode == "steady":
+        raise CaseError("'solver.linear' = 'iterative' needs time.mode = 'transient' (the steady "
+                        "salt-inventory multiplier has no diagonal block to precondition)")
     if case.time.mode == "transient" and case.time.dt > case.time.end:
         raise CaseError(f"'time.dt' ({case.time.dt}) is larger than 'time.end' ({case.time.end})")
 

@@ -36,6 +36,19 @@ def prepare_directory(directory: Path, comm) -> None:
     comm.barrier()
 
 
+class FieldWriter:
+    """Refreshes the derived fields and writes them, at most once per time."""
+
+    def __init__(self, fields: DerivedFields, exports: ExportGroup):
+        self.fields, self.exports, self.last = fields, exports, None
+
+    def write(self, t: float) -> None:
+        if t != self.last:
+            self.fields.update()
+            self.exports.write(t)
+            self.last = t
+
+
 def _exports(case, directory, fields, comm) -> ExportGroup:
     exports = []
     if case.output.xdmf:
@@ -82,19 +95,17 @@ def run(case, comm=MPI.COMM_WORLD, verbose: bool = True) -> dict:
             tables.TimeSeries(directory / "timeseries.csv",
                               list(metrics.step_row(0.0))) as series, \
             Interrupt(comm) as interrupt:
-        written = None
+        writer = FieldWriter(fields, exports)
         try:
             if case.time.mode == "steady":
                 _solve_steady(newton, progress)
                 series.append(**metrics.step_row(0.0))
             else:
-                written = _solve_transient(case, problem, newton, metrics, series, exports,
-                                           fields, interrupt, outcome, progress)
+                _solve_transient(case, problem, newton, metrics, series, writer, interrupt,
+                                 outcome, progress)
         except SolverError as err:
             outcome.update(status="failed", error=str(err))
-        if written != outcome["final_time_s"]:
-            fields.update()
-            exports.write(outcome["final_time_s"])
+        writer.write(outcome["final_time_s"])
 
     profile = probe.sample()
     summary = {
@@ -130,13 +141,10 @@ def _solve_steady(newton, progress) -> None:
                           "(it reaches the steady state by time stepping)")
 
 
-def _solve_transient(case, problem, newton, metrics, series, exports, fields, interrupt,
-                     outcome, progress) -> float:
-    """Time loop; returns the time of the last field output."""
+def _solve_transient(case, problem, newton, metrics, series, writer, interrupt, outcome,
+                     progress) -> None:
     threshold = case.time.depletion_threshold * case.electrolyte.c0
-    fields.update()
-    exports.write(0.0)
-    written = 0.0
+    writer.write(0.0)
     previous = metrics.step_row(0.0)
     series.append(**previous)
     for step in time_steps(problem, newton, case.time, progress):
@@ -145,7 +153,7 @@ def _solve_transient(case, problem, newton, metrics, series, exports, fields, in
         outcome["final_time_s"] = step.time
         c_min = row["min_surface_concentration_mol_m3"]
         progress(f"  t = {step.time:.4e} s: V = {row['cell_voltage_V']:.6f} V, "
-                 f"{step.iterations} Newton iterations, min surface c = {c_min:.4g} mol/m3")
+                 f"{step.iterations} Newton iterations, min surface c = {c_min:.7g} mol/m3")
         if c_min <= threshold:
             # Linear interpolation of the crossing between the last two steps.
             c_prev, t_prev = previous["min_surface_concentration_mol_m3"], previous["time_s"]
@@ -153,17 +161,14 @@ def _solve_transient(case, problem, newton, metrics, series, exports, fields, in
             outcome.update(status="depleted", depletion_time_s=t_cross)
             progress(f"surface concentration reached {threshold:.3g} mol/m3 "
                      f"(time.depletion_threshold x c0) at t = {t_cross:.4e} s: stopping")
-            return written
+            return
         if interrupt.requested():
             outcome["status"] = "interrupted"
             progress("interrupted: writing the last step and the summary")
-            return written
+            return
         if step.index % case.output.every == 0:
-            fields.update()
-            exports.write(step.time)
-            written = step.time
+            writer.write(step.time)
         previous = row
-    return written
 
 
 def _pictures(directory: Path, fields, profile, dim, comm) -> None:

@@ -29,6 +29,8 @@ def test_defaults_are_the_documented_seed_values():
     ({"control": {"mode": "galvanic"}}, "'control.mode' must be one of galvanostatic, potentiostatic"),
     ({"control": {"mode": "potentiostatic"}}, "missing key 'control.voltage'"),
     ({"time": {"dt": 1.0, "end": 0.1}}, "'time.dt' (1.0) is larger than 'time.end' (0.1)"),
+    ({"solver": {"linear": "iterative"}, "time": {"mode": "steady"}},
+     "'solver.linear' = 'iterative' needs time.mode = 'transient'"),
     ({"geometry": {"lenght": 1e-6}}, "unknown key 'geometry.lenght' (did you mean 'length'?)"),
     ({"geometry": {"kind": "sphere"}}, "'geometry.kind' must be one of"),
 ])

@@ -124,3 +124,20 @@ def test_resolved_electrode_adds_slab_ohmic_drop():
     # Plating current flows from the interface down to the current collector, so the collector
     # (where V is measured) sits lower than the interface by the slab's ohmic drop i t / sigma.
     assert voltages[1] - voltages[0] == pytest.approx(-i_app * T / sigma, rel=1e-9)
+
+
+def test_iterative_solver_reproduces_direct_solver():
+    """Fieldsplit + GAMG (solver.linear = iterative) and MUMPS give the same transient."""
+    results = []
+    for linear in ("direct", "iterative"):
+        case, domain = planar(40, control={"current_density": 0.7 * limiting_current()},
+                              time={"end": 0.5, "dt": 0.05}, solver={"linear": linear},
+                              electrode={"equipotential": False, "conductivity": 0.01})
+        p = CellProblem(case, domain)
+        newton = start_newton(p, case.solver, MPI.COMM_WORLD, QUIET)
+        for _ in time_steps(p, newton, case.time, QUIET):
+            pass
+        results.append((p.V.x.array[0], p.u.x.array.copy(), p.psi.x.array.copy()))
+    (V1, u1, psi1), (V2, u2, psi2) = results
+    assert V2 == pytest.approx(V1, rel=1e-9)
+    assert np.allclose(u2, u1, rtol=0, atol=1e-9) and np.allclose(psi2, psi1, rtol=0, atol=1e-9)
