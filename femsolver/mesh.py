@@ -1,0 +1,182 @@
+"""Geometry parameters -> distributed dolfinx mesh with region and boundary tags, in metres.
+
+Gmsh runs on rank 0 only; `dolfinx.io.gmsh.model_to_mesh` distributes the cells with a
+shared-facet ghost layer (interior-facet integrals on the working interface need the cells on
+both sides of every owned facet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dolfinx.io.gmsh
+import dolfinx.la
+import dolfinx.mesh
+import gmsh
+import numpy as np
+from mpi4py import MPI
+
+from femsolver.errors import GeometryError
+from femsolver.outputs.fields import write_meshtags_xdmf
+from geometries import family_of
+from geometries.common import NM
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The parent mesh (metres) and its tags (`femsolver.tags` values)."""
+
+    mesh: dolfinx.mesh.Mesh
+    cell_tags: dolfinx.mesh.MeshTags
+    facet_tags: dolfinx.mesh.MeshTags
+    projected_area: float  # projected working-electrode area: m in 2D (width), m2 in 3D
+    reference_length: float  # length unit of the geometry family, m
+
+
+def build_domain(geometry, mesh_params, comm: MPI.Comm = MPI.COMM_WORLD,
+                 verbose: bool = False) -> Domain:
+    """Build, mesh and distribute a geometry; refine it `mesh_params.refine` times.
+
+    `geometry` is a parameter dataclass of a registered family, `mesh_params` a
+    `femsolver.case.MeshParams`. Raises GeometryError on every rank if the geometry cannot be
+    built or meshed.
+    """
+    family = family_of(geometry)
+    dim = geometry.dimension
+    owns_gmsh = comm.rank == 0 and not gmsh.isInitialized()
+    if owns_gmsh:
+        # interruptible=False keeps Python's Ctrl-C handler (gmsh would reset it to SIG_DFL)
+        gmsh.initialize(readConfigFiles=False, interruptible=False)
+    try:
+        if comm.rank == 0:
+            gmsh.model.add("femsolver")
+            gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
+        _on_rank_zero(comm, lambda: _generate(family.build, geometry, mesh_params, dim))
+        partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
+        data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=dim,
+                                             partitioner=partitioner)
+    finally:
+        if comm.rank == 0:
+            gmsh.model.remove()
+        if owns_gmsh:
+            gmsh.finalize()
+    mesh, cell_tags, facet_tags = data.mesh, data.cell_tags, data.facet_tags
+    mesh.geometry.x[:] /= NM
+    for _ in range(mesh_params.refine):
+        mesh, cell_tags, facet_tags = _refine(mesh, cell_tags, facet_tags)
+    mesh.name, cell_tags.name, facet_tags.name = "mesh", "cell_tags", "facet_tags"
+    return Domain(mesh=mesh, cell_tags=cell_tags, facet_tags=facet_tags,
+                  projected_area=geometry.projected_area,
+                  reference_length=geometry.reference_length)
+
+
+def _generate(build, geometry, mesh_params, dim: int) -> None:
+    """Run the builder and mesh (rank 0); check what model_to_mesh relies on."""
+    build(gmsh.model, geometry, mesh_params)
+    # Sizes come from the builder's background field only
+    for option in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
+        gmsh.option.setNumber(f"Mesh.{option}", 0)
+    if dim == 2:
+        gmsh.option.setNumber("Mesh.Algorithm", 5)  # Delaunay: fastest 2D mesher here
+    gmsh.model.mesh.generate(dim)
+    for _, tag in gmsh.model.getEntities(dim):
+        if len(gmsh.model.getPhysicalGroupsForEntity(dim, tag)) != 1:
+            raise GeometryError(f"gmsh entity ({dim}, {tag}) is not in exactly one region")
+        if not any(len(e) for e in gmsh.model.mesh.getElements(dim, tag)[1]):
+            raise GeometryError(f"gmsh produced no cells in entity ({dim}, {tag})")
+
+
+def _on_rank_zero(comm: MPI.Comm, work) -> None:
+    """Run `work` on rank 0; a failure there is raised on every rank, so none waits forever.
+
+    GeometryError and gmsh's own errors (plain Exception) become GeometryError everywhere; any
+    other exception is a bug: rank 0 re-raises it, the others raise RuntimeError.
+    """
+    failure, error = None, None
+    if comm.rank == 0:
+        try:
+            work()
+        except GeometryError as err:
+            failure, error = ("geometry", str(err)), err
+        except Exception as err:  # noqa: BLE001 - must reach the other ranks whatever it is
+            if type(err) is Exception:  # the gmsh API raises Exception(last gmsh error)
+                error = GeometryError(f"gmsh could not build or mesh the geometry: {err}")
+                error.__cause__ = err
+                failure = ("geometry", str(error))
+            else:
+                failure, error = ("bug", f"{type(err).__name__}: {err}"), err
+    failure = comm.bcast(failure, root=0)
+    if failure is None:
+        return
+    if comm.rank == 0:
+        raise error
+    kind, message = failure
+    if kind == "geometry":
+        raise GeometryError(message)
+    raise RuntimeError(f"rank 0 failed while building the mesh: {message}")
+
+
+def _refine(mesh, cell_tags, facet_tags):
+    """One uniform refinement (each cell into 2^dim); tags follow the parent cells and facets.
+
+    `dolfinx.mesh.transfer_meshtag` refuses ghosted meshes in 0.11, so the tags are carried
+    over here. `refine` reports parents for the owned fine cells only, in their creation order
+    (`original_cell_index`, global); every owned facet touches an owned cell, so a forward
+    scatter completes the ghosts.
+    """
+    tdim = mesh.topology.dim
+    mesh.topology.create_entities(1)
+    mesh.topology.create_connectivity(tdim, tdim - 1)
+    fine, parent_cell, parent_facet = dolfinx.mesh.refine(
+        mesh, option=dolfinx.mesh.RefinementOption.parent_cell_and_facet)
+    fine.topology.create_connectivity(tdim, tdim - 1)
+    fine.topology.create_connectivity(tdim - 1, tdim)
+    cells = fine.topology.index_map(tdim)
+    owned = np.arange(cells.size_local, dtype=np.int32)
+    created = (np.asarray(fine.topology.original_cell_index[:cells.size_local])
+               - cells.local_range[0])
+    parent = parent_cell[created]
+    fine_cell_tags = _tags_from_owned(
+        fine, tdim, owned, _dense(cell_tags, mesh.topology.index_map(tdim))[parent])
+
+    facets_per_cell = tdim + 1  # simplices
+    fine_facets = _cell_facets(fine, facets_per_cell)[owned]
+    coarse_facets = _cell_facets(mesh, facets_per_cell)[parent]
+    # Local index of the parent's facet containing each fine facet, -1 if inside the parent
+    local = parent_facet.reshape(-1, facets_per_cell)[created]
+    on_parent = local >= 0
+    parents = np.take_along_axis(coarse_facets, np.where(on_parent, local, 0), axis=1)
+    coarse_values = _dense(facet_tags, mesh.topology.index_map(tdim - 1))
+    fine_facet_tags = _tags_from_owned(fine, tdim - 1, fine_facets[on_parent],
+                                       coarse_values[parents[on_parent]])
+    return fine, fine_cell_tags, fine_facet_tags
+
+
+def _cell_facets(mesh, facets_per_cell: int) -> np.ndarray:
+    """(cells, facets per cell) array of local facet indices."""
+    return mesh.topology.connectivity(mesh.topology.dim, mesh.topology.dim - 1).array.reshape(
+        -1, facets_per_cell)
+
+
+def _dense(tags, index_map) -> np.ndarray:
+    """Tag value of every local entity, 0 where untagged (all tags in femsolver.tags are > 0)."""
+    values = np.zeros(index_map.size_local + index_map.num_ghosts, dtype=np.int32)
+    values[tags.indices] = tags.values
+    return values
+
+
+def _tags_from_owned(mesh, dim: int, entities: np.ndarray, values: np.ndarray):
+    """MeshTags from values known on owned entities (and perhaps some ghosts); ghosts get
+    their owner's value."""
+    dense = dolfinx.la.vector(mesh.topology.index_map(dim), 1, dtype=np.int32)
+    dense.array[entities] = values
+    dense.scatter_forward()
+    tagged = np.flatnonzero(dense.array).astype(np.int32)
+    return dolfinx.mesh.meshtags(mesh, dim, tagged, dense.array[tagged])
+
+
+def write_domain(domain: Domain, directory: str | Path) -> None:
+    """Write `cell_tags.xdmf` and `facet_tags.xdmf`, one tag set per file (for ParaView)."""
+    for name, tags in (("cell_tags", domain.cell_tags), ("facet_tags", domain.facet_tags)):
+        write_meshtags_xdmf(directory, name, domain.mesh, tags)

@@ -1,0 +1,128 @@
+"""Gmsh helpers shared by the geometry builders.
+
+Builders work in nanometres: OCC's absolute tolerance is ~1e-7, so SI metres would merge
+every feature of a nanometre-scale geometry. `femsolver.mesh` scales the mesh back to metres.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from femsolver import tags
+
+NM = 1e9  # nanometres per metre
+
+GRADING = 0.25  # element size grows by at most this fraction of the distance from the interface
+
+_FLAT = 1e-6  # nm: a centre of mass this close to the surface plane is on it
+
+
+def check_keys(params, prefix: str = "geometry") -> None:
+    """Apply the `param(...)` rules (choices, positive, fraction) of a dataclass to its values.
+
+    The case loader applies the same rules; this makes a dataclass built directly in Python
+    (tests, scripts) just as safe. Raises ValueError naming the key.
+    """
+    for f in dataclasses.fields(params):
+        value, meta = getattr(params, f.name), f.metadata
+        name = f"{prefix}.{f.name}"
+        if meta.get("choices") and value not in meta["choices"]:
+            choices = ", ".join(str(c) for c in meta["choices"])
+            raise ValueError(f"'{name}' must be one of {choices}, got {value!r}")
+        if value is None or isinstance(value, (bool, str)):
+            continue
+        if meta.get("positive") and value <= 0:
+            raise ValueError(f"'{name}' must be positive, got {value}")
+        if meta.get("fraction") and not 0 < value <= 1:
+            raise ValueError(f"'{name}' must be in (0, 1], got {value}")
+
+
+def mesh_sizes(reference_length: float, mesh) -> tuple[float, float]:
+    """(h_interface, h_bulk) in nm: the MeshParams values (m) or reference_length / 500, / 25."""
+    h_interface = mesh.h_interface if mesh.h_interface is not None else reference_length / 500
+    h_bulk = mesh.h_bulk if mesh.h_bulk is not None else reference_length / 25
+    return h_interface * NM, max(h_bulk, h_interface) * NM
+
+
+def plane_distance(model, expression: str) -> int:
+    """A field giving the exact distance to a plane, e.g. "Abs(y)" (cheaper than sampling it)."""
+    field = model.mesh.field.add("MathEval")
+    model.mesh.field.setString(field, "F", expression)
+    return field
+
+
+def graded_size_field(model, distance_fields: list[int], h_min: float, h_max: float) -> None:
+    """Background size h_min on the zero set of the distance fields, growing to h_max."""
+    thresholds = []
+    for distance in distance_fields:
+        field = model.mesh.field.add("Threshold")
+        model.mesh.field.setNumber(field, "InField", distance)
+        model.mesh.field.setNumber(field, "SizeMin", h_min)
+        model.mesh.field.setNumber(field, "SizeMax", h_max)
+        model.mesh.field.setNumber(field, "DistMin", 0.0)
+        model.mesh.field.setNumber(field, "DistMax", (h_max - h_min) / GRADING)
+        thresholds.append(field)
+    smallest = model.mesh.field.add("Min")
+    model.mesh.field.setNumbers(smallest, "FieldsList", thresholds)
+    model.mesh.field.setAsBackgroundMesh(smallest)
+
+
+def centre_of_mass(model, dim: int, tag: int) -> np.ndarray:
+    """Centre of mass of an OCC entity (its bounding box is padded, so it is not used)."""
+    return np.array(model.occ.getCenterOfMass(dim, tag))
+
+
+def boundary(model, dim: int, entity_tags: list[int]) -> set[int]:
+    """Tags of the (dim - 1) entities bounding the union of the given entities."""
+    dimtags = [(dim, t) for t in entity_tags]
+    return {abs(t) for _, t in model.getBoundary(dimtags, combined=True, oriented=False)}
+
+
+def add_group(model, dim: int, entity_tags, tag: int) -> None:
+    """Physical group with the number and name of `femsolver.tags`."""
+    if entity_tags:
+        model.addPhysicalGroup(dim, sorted(entity_tags), tag=tag, name=tags.NAMES[tag])
+
+
+def add_physical_groups(model, dim: int, electrolyte: list[int], electrode: list[int],
+                        active: set[int], top: float, bottom: float) -> None:
+    """Tag regions, the working interface (active / blocking) and the outer boundary.
+
+    The interface is whatever the electrolyte and the electrode share; `active` are the interface
+    entities that react. The outer boundary is split by the centre of mass along the normal axis
+    (y in 2D, z in 3D): `top` (nm) is the counter electrode, `bottom` the current collector, the
+    rest are side walls, electrolyte ones above 0 and electrode ones below.
+    """
+    add_group(model, dim, electrolyte, tags.ELECTROLYTE)
+    add_group(model, dim, electrode, tags.ELECTRODE)
+    around_electrolyte = boundary(model, dim, electrolyte)
+    around_electrode = boundary(model, dim, electrode)
+    interface = around_electrolyte & around_electrode
+    add_group(model, dim - 1, interface & active, tags.WORKING_ACTIVE)
+    add_group(model, dim - 1, interface - active, tags.WORKING_BLOCKING)
+
+    outer = {tags.COUNTER: [], tags.CURRENT_COLLECTOR: [], tags.ELECTROLYTE_SIDES: [],
+             tags.ELECTRODE_SIDES: []}
+    tolerance = 1e-9 * (top - bottom)  # relative: planar cells are 1e5 nm tall
+    for entity in (around_electrolyte | around_electrode) - interface:
+        height = centre_of_mass(model, dim - 1, entity)[dim - 1]
+        if abs(height - top) < tolerance:
+            outer[tags.COUNTER].append(entity)
+        elif abs(height - bottom) < tolerance:
+            outer[tags.CURRENT_COLLECTOR].append(entity)
+        elif height > 0:
+            outer[tags.ELECTROLYTE_SIDES].append(entity)
+        else:
+            outer[tags.ELECTRODE_SIDES].append(entity)
+    for tag, entities in outer.items():
+        add_group(model, dim - 1, entities, tag)
+
+
+def is_flat(model, dim: int, tag: int) -> bool:
+    """True if an interface entity (a curve in 2D, a surface in 3D) lies on the plane y = 0 / z = 0.
+
+    Decided by the centre of mass: a particle's exposed arc or cap always rises above the plane.
+    """
+    return abs(centre_of_mass(model, dim, tag)[dim]) < _FLAT

@@ -1,0 +1,354 @@
+"""Li-metal foil surface under an electrolyte box (seed paper 001, section 5, Figs. S6-S9).
+
+The study area is `width` (x 'depth' in 3D) wide: a Li slab below y = 0 (z = 0 in 3D), the
+electrolyte above, the flat counter electrode at the top. Three surface states:
+
+- bare: flat Li; active sites (segments / squares of `site_width`) cover `active_fraction`,
+  the rest of the surface is blocked by the native passivation layer.
+- prs: PRS@Li, a lithiated silica particle centred on every active site, fused with the Li.
+  The exposed particle surface and the uncovered flat parts of the sites are active.
+- ers: ERS@Li, fully reconstructed: particles present and the whole interface active.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from femsolver.case import param
+from femsolver.errors import GeometryError
+from geometries.common import (
+    NM, add_physical_groups, check_keys, graded_size_field, is_flat, mesh_sizes, plane_distance)
+
+DEFAULT_ACTIVE_FRACTION = {"bare": 0.08, "prs": 0.56, "ers": 1.0}  # paper 001, Fig. S6
+
+# Narrowest electrolyte gap (fraction of the particle diameter) allowed between a particle and
+# another particle, a wall or the top/bottom: thinner gaps need a far finer mesh, touching
+# particles give degenerate geometry.
+MIN_GAP = 0.05
+
+MAX_DRAWS = 1000  # random draws per site or particle before rejection sampling gives up
+
+
+@dataclass(frozen=True)
+class LiFoilGeometry:
+    """Parameters of the Li-foil family, SI units (the builder converts to nm)."""
+
+    surface: str = param("bare", "surface state: bare Li foil, prs (PRS@Li) or ers (ERS@Li)",
+                         choices=("bare", "prs", "ers"))
+    dimension: int = param(2, "2 (cross-section, x-y) or 3 (box, surface in x-y, normal z)",
+                           choices=(2, 3))
+    width: float = param(500e-9, "width of the study area along x, m", positive=True)
+    depth: float | None = param(None, "3D only: depth of the study area along y, m "
+                                "(default: width)", positive=True)
+    electrolyte_height: float = param(500e-9, "electrolyte thickness from the flat surface to "
+                                      "the counter electrode, m", positive=True)
+    electrode_thickness: float = param(100e-9, "thickness of the Li slab below the surface, m",
+                                       positive=True)
+    active_fraction: float | None = param(
+        None, "active fraction of the projected surface, 1 (default by surface: bare 0.08, "
+        "prs 0.56, ers 1)", fraction=True)
+    site_width: float = param(20e-9, "width of an active site (segment; square in 3D), m",
+                              positive=True)
+    site_layout: str = param("regular", "placement of the sites (ers: of the particles): "
+                             "regular (equal gaps) or random (seeded)",
+                             choices=("regular", "random"))
+    particle_diameter: float = param(20e-9, "lithiated silica particle diameter, m",
+                                     positive=True)
+    particle_count: int | None = param(
+        None, "number of particles (default: prs one per active site; ers width / (2 diameter) "
+        "in 2D, (width x depth) / (2 diameter)^2 in 3D; bare none)")
+    particle_embedding: float = param(
+        0.5, "fraction of the particle diameter below the flat surface, 1, in [0, 1)")
+    seed: int = param(1, "random seed for site_layout = random")
+
+    def __post_init__(self):
+        check_keys(self)
+        if not 0 <= self.particle_embedding < 1:
+            raise ValueError(f"'geometry.particle_embedding' must be in [0, 1), "
+                             f"got {self.particle_embedding}")
+        if self.depth is not None and self.dimension == 2:
+            raise ValueError("'geometry.depth' only applies to dimension = 3")
+        if self.particle_count is not None and self.particle_count < 0:
+            raise ValueError(f"'geometry.particle_count' must be >= 0, got {self.particle_count}")
+        if self.surface == "ers" and self.resolved_active_fraction != 1:
+            raise ValueError("'geometry.active_fraction' must be 1 for surface = 'ers' "
+                             "(the whole reconstructed interface is active)")
+        if self.surface == "bare" and self.particle_count:
+            raise ValueError("'geometry.particle_count' must be 0 for surface = 'bare'")
+        if self.surface == "prs" and self.particle_count not in (None, self.site_count):
+            raise ValueError(f"'geometry.particle_count' must equal the number of active sites "
+                             f"({self.site_count}) for surface = 'prs', got {self.particle_count}")
+
+    @property
+    def reference_length(self) -> float:
+        """Length unit of the problem and of the default mesh sizes, m."""
+        return self.electrolyte_height
+
+    @property
+    def resolved_depth(self) -> float:
+        """Depth along y in 3D, m."""
+        return self.depth if self.depth is not None else self.width
+
+    @property
+    def projected_area(self) -> float:
+        """Projected area of the surface: m (width) in 2D, m2 in 3D."""
+        return self.width if self.dimension == 2 else self.width * self.resolved_depth
+
+    @property
+    def resolved_active_fraction(self) -> float:
+        """Active fraction of the projected surface, 1."""
+        if self.active_fraction is not None:
+            return self.active_fraction
+        return DEFAULT_ACTIVE_FRACTION[self.surface]
+
+    @property
+    def site_count(self) -> int:
+        """Number of active sites (ers: 0, the whole interface is active)."""
+        if self.surface == "ers":
+            return 0
+        site_area = self.site_width ** (self.dimension - 1)
+        return round(self.resolved_active_fraction * self.projected_area / site_area)
+
+    @property
+    def resolved_particle_count(self) -> int:
+        """Number of particles on the surface."""
+        if self.particle_count is not None:
+            return self.particle_count
+        if self.surface == "prs":
+            return self.site_count
+        if self.surface == "ers":
+            cell = (2 * self.particle_diameter) ** (self.dimension - 1)
+            return round(self.projected_area / cell)
+        return 0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the features go, nm."""
+
+    sites: np.ndarray  # (n, dim - 1): centres of the active sites on the flat surface
+    particles: np.ndarray  # (m, dim): particle centres
+
+
+def layout(params: LiFoilGeometry) -> Layout:
+    """Positions of the active sites and particles; GeometryError if they cannot fit."""
+    dim = params.dimension
+    extent = np.array([params.width, params.resolved_depth][:dim - 1]) * NM
+    site, diameter = params.site_width * NM, params.particle_diameter * NM
+    gap = MIN_GAP * diameter
+    _check_particle_height(params, gap)
+    if params.surface == "ers":
+        count, min_side, min_distance = params.resolved_particle_count, 0.0, diameter + gap
+    elif params.surface == "prs":
+        count, min_side, min_distance = params.site_count, site, diameter + gap
+    else:
+        count, min_side, min_distance = params.site_count, site, 0.0
+    if params.surface != "ers" and count == 0:
+        raise GeometryError(
+            f"no active site: active_fraction x area / site area = "
+            f"{params.resolved_active_fraction} x {_area_text(params)} rounds to 0 sites of "
+            f"{site:g} nm; raise geometry.active_fraction or lower geometry.site_width")
+    # Closest a centre may come to a wall: half a site, or a particle radius plus the gap
+    margin = max(min_side / 2, diameter / 2 + gap if min_distance else 0.0)
+    if params.site_layout == "regular":
+        centres = _regular(count, extent)
+        _check_regular(centres, extent, margin, min_side, min_distance, params)
+    else:
+        rng = np.random.default_rng(params.seed)
+        centres = _random(count, extent, margin, min_side, min_distance, rng, params)
+    if params.surface == "bare":
+        return Layout(sites=centres, particles=np.empty((0, dim)))
+    # Particle centres sit d/2 - embedding d above the flat surface
+    height = np.full((count, 1), diameter / 2 - params.particle_embedding * diameter)
+    particles = np.hstack([centres, height])
+    return Layout(sites=centres if params.surface == "prs" else np.empty((0, dim - 1)),
+                  particles=particles)
+
+
+def _area_text(params: LiFoilGeometry) -> str:
+    sides = [params.width, params.resolved_depth][:params.dimension - 1]
+    return " x ".join(f"{s * NM:g} nm" for s in sides)
+
+
+def _check_particle_height(params: LiFoilGeometry, gap: float) -> None:
+    """Particles must stay clear of the counter electrode and the current collector."""
+    if params.resolved_particle_count == 0:
+        return
+    diameter = params.particle_diameter * NM
+    top = diameter * (1 - params.particle_embedding)
+    bottom = diameter * params.particle_embedding
+    if top > params.electrolyte_height * NM - gap:
+        raise GeometryError(f"particles rise {top:g} nm above the surface and touch the counter "
+                            f"electrode (electrolyte_height {params.electrolyte_height * NM:g} nm)")
+    if bottom > params.electrode_thickness * NM - gap:
+        raise GeometryError(f"particles reach {bottom:g} nm into the Li slab and touch the "
+                            f"current collector (electrode_thickness "
+                            f"{params.electrode_thickness * NM:g} nm)")
+
+
+def _regular(count: int, extent: np.ndarray) -> np.ndarray:
+    """Evenly spaced centres with equal gaps (half gaps at the walls).
+
+    In 3D the points fill near-square rows along y; rows differ by at most one point so the
+    count (hence the active fraction) stays exact.
+    """
+    if count == 0:
+        return np.empty((0, len(extent)))
+    if len(extent) == 1:
+        return ((np.arange(count) + 0.5) * extent[0] / count)[:, None]
+    rows = min(count, max(1, round(math.sqrt(count * extent[1] / extent[0]))))
+    per_row = [count // rows + (1 if j < count % rows else 0) for j in range(rows)]
+    centres = [((i + 0.5) * extent[0] / k, (j + 0.5) * extent[1] / rows)
+               for j, k in enumerate(per_row) for i in range(k)]
+    return np.array(centres).reshape(-1, 2)
+
+
+def _conflicts(candidate: np.ndarray, placed: np.ndarray, min_side: float,
+               min_distance: float) -> bool:
+    """True if `candidate` overlaps a placed site (squares / segments of side `min_side`) or
+    comes closer than `min_distance` to a placed particle centre."""
+    if len(placed) == 0:
+        return False
+    offset = np.abs(placed - candidate)
+    tolerance = 1e-9 * max(min_side, min_distance)
+    overlap = np.all(offset < min_side - tolerance, axis=1)
+    too_close = np.linalg.norm(offset, axis=1) < min_distance - tolerance
+    return bool(np.any(overlap | too_close))
+
+
+def _feature_name(params: LiFoilGeometry) -> str:
+    if params.surface == "bare":
+        return f"active sites of {params.site_width * NM:g} nm"
+    if params.surface == "prs":
+        return (f"active sites of {params.site_width * NM:g} nm carrying particles of "
+                f"{params.particle_diameter * NM:g} nm")
+    return f"particles of {params.particle_diameter * NM:g} nm"
+
+
+def _crowding_hint(params: LiFoilGeometry) -> str:
+    """What to change when the features do not fit, and the gap rule if particles are present."""
+    if params.surface == "bare":
+        return "lower geometry.active_fraction or geometry.site_width"
+    gap = MIN_GAP * params.particle_diameter * NM
+    rule = (f"particles need an electrolyte gap of at least {gap:g} nm ({MIN_GAP:g} diameter) "
+            f"to each other and to the walls")
+    if params.surface == "prs":
+        return f"{rule}; lower geometry.active_fraction, site_width or particle_diameter"
+    return f"{rule}; lower geometry.particle_count or geometry.particle_diameter"
+
+
+def _check_regular(centres, extent, margin, min_side, min_distance, params) -> None:
+    """The regular layout must keep sites apart, particles apart and both inside the walls."""
+    inside = np.all((centres >= margin * (1 - 1e-9)) & (centres <= extent - margin * (1 - 1e-9)))
+    apart = not any(_conflicts(c, centres[i + 1:], min_side, min_distance)
+                    for i, c in enumerate(centres))
+    if not (inside and apart):
+        raise GeometryError(
+            f"{len(centres)} {_feature_name(params)} do not fit in a regular layout on "
+            f"{_area_text(params)}: {_crowding_hint(params)}")
+
+
+def _random(count, extent, margin, min_side, min_distance, rng, params) -> np.ndarray:
+    """Rejection sampling: uniform draws, rejecting any that overlap a feature already placed."""
+    low, high = np.full(len(extent), margin), extent - margin
+    placed = np.empty((0, len(extent)))
+    if count and np.all(high >= low):
+        for _ in range(MAX_DRAWS * count):
+            candidate = rng.uniform(low, high)
+            if not _conflicts(candidate, placed, min_side, min_distance):
+                placed = np.vstack([placed, candidate])
+                if len(placed) == count:
+                    return placed
+    if count == 0:
+        return placed
+    raise GeometryError(
+        f"could not place {count} {_feature_name(params)} at random without overlap on "
+        f"{_area_text(params)} (seed {params.seed}, {MAX_DRAWS * count} draws): "
+        f"{_crowding_hint(params)}, or use site_layout = 'regular'")
+
+
+def _slab(occ, dim: int, width: float, depth: float, bottom: float, height: float):
+    """Rectangle (2D) or box (3D) spanning the study area between bottom and bottom + height."""
+    if dim == 2:
+        return (2, occ.addRectangle(0, bottom, 0, width, height))
+    return (3, occ.addBox(0, 0, bottom, width, depth, height))
+
+
+def _particle(occ, dim: int, centre: np.ndarray, radius: float):
+    if dim == 2:
+        return (2, occ.addDisk(centre[0], centre[1], 0, radius, radius))
+    return (3, occ.addSphere(*centre, radius))
+
+
+def _site(occ, dim: int, centre: np.ndarray, side: float):
+    """Active site on the flat surface: a segment (2D) or a square (3D)."""
+    if dim == 2:
+        ends = [occ.addPoint(centre[0] + s * side / 2, 0, 0) for s in (-1, 1)]
+        return (1, occ.addLine(*ends))
+    return (2, occ.addRectangle(centre[0] - side / 2, centre[1] - side / 2, 0, side, side))
+
+
+def build(model, params: LiFoilGeometry, mesh) -> None:
+    """Add the Li-foil geometry to `model` (OCC, nm), its physical groups and size field.
+
+    `mesh` is the case's MeshParams (sizes in m). Raises GeometryError for layouts that do not
+    fit. Leaves meshing to the caller.
+    """
+    dim, occ = params.dimension, model.occ
+    features = layout(params)
+    width, depth = params.width * NM, params.resolved_depth * NM
+    height, thickness = params.electrolyte_height * NM, params.electrode_thickness * NM
+    radius = params.particle_diameter * NM / 2
+
+    electrolyte = [_slab(occ, dim, width, depth, 0, height)]
+    electrode = [_slab(occ, dim, width, depth, -thickness, thickness)]
+    particles = [_particle(occ, dim, c, radius) for c in features.particles]
+    sites = [_site(occ, dim, c, params.site_width * NM) for c in features.sites]
+    if particles:
+        if sites:  # the part of a site under its particle is inside the electrode
+            sites, _ = occ.cut(sites, particles, removeTool=False)
+        electrolyte, _ = occ.cut(electrolyte, particles, removeTool=False)
+        electrode, _ = occ.fuse(electrode, particles)
+    # Particle centres become mesh nodes inside the electrode; the size field measures from them
+    centres = [(0, occ.addPoint(*c, 0) if dim == 2 else occ.addPoint(*c))
+               for c in features.particles]
+    _, children = occ.fragment(electrolyte + electrode, sites + centres)
+    occ.synchronize()
+
+    def tags_of(first: int, count: int) -> list[int]:
+        return sorted({t for parent in children[first:first + count] for _, t in parent})
+
+    regions = len(electrolyte) + len(electrode)
+    electrolyte_cells = tags_of(0, len(electrolyte))
+    electrode_cells = tags_of(len(electrolyte), len(electrode))
+    site_facets = set(tags_of(regions, len(sites)))
+    centre_points = tags_of(regions + len(sites), len(centres))
+    facets = [t for _, t in model.getEntities(dim - 1)]
+    if params.surface == "ers":
+        active = set(facets)
+    else:
+        active = site_facets | {t for t in facets if not is_flat(model, dim - 1, t)}
+    add_physical_groups(model, dim, electrolyte_cells, electrode_cells, active,
+                        top=height, bottom=-thickness)
+
+    h_min, h_max = mesh_sizes(params.reference_length, mesh)
+    distances = [plane_distance(model, "Abs(y)" if dim == 2 else "Abs(z)")]
+    if centre_points:
+        distances.append(_particle_distance(model, centre_points, radius))
+    graded_size_field(model, distances, h_min, h_max)
+
+
+def _particle_distance(model, centre_points: list[int], radius: float) -> int:
+    """Exact distance to the nearest particle surface: | distance to the nearest centre - r |.
+
+    (Equal radii and no overlap make the nearest centre's sphere the nearest surface.) Cheaper
+    than gmsh's Distance to surfaces, which tessellates every sphere.
+    """
+    centres = model.mesh.field.add("Distance")
+    model.mesh.field.setNumbers(centres, "PointsList", centre_points)
+    field = model.mesh.field.add("MathEval")
+    model.mesh.field.setString(field, "F", f"Abs(F{centres} - {radius!r})")
+    return field

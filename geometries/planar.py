@@ -1,0 +1,80 @@
+"""Planar cell: a flat working electrode and a flat counter electrode `length` apart.
+
+A thin strip (2D) or square column (3D) that behaves as a 1D cell: the reference problem
+for the solver (analytic limiting current, ohmic drop). The working-electrode slab lies below
+y = 0 (z = 0 in 3D), the counter electrode is the top of the electrolyte at y = length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from femsolver.case import param
+from geometries.common import (
+    NM, add_physical_groups, check_keys, graded_size_field, mesh_sizes, plane_distance)
+
+
+@dataclass(frozen=True)
+class PlanarGeometry:
+    """Parameters of the planar family, SI units (the builder converts to nm)."""
+
+    dimension: int = param(2, "2 (strip, x-y) or 3 (square column, normal z)", choices=(2, 3))
+    length: float = param(100e-6, "electrode gap: electrolyte thickness from y = 0 to the "
+                          "counter electrode, m", positive=True)
+    width: float | None = param(None, "width of the strip (and depth of the column in 3D), m "
+                                "(default: length / 20)", positive=True)
+    electrode_thickness: float | None = param(
+        None, "thickness of the working-electrode slab below y = 0, m (default: length / 10)",
+        positive=True)
+
+    def __post_init__(self):
+        check_keys(self)
+
+    @property
+    def reference_length(self) -> float:
+        """Length unit of the problem and of the default mesh sizes, m."""
+        return self.length
+
+    @property
+    def resolved_width(self) -> float:
+        """Width (and 3D depth), m."""
+        return self.width if self.width is not None else self.length / 20
+
+    @property
+    def resolved_electrode_thickness(self) -> float:
+        """Thickness of the working-electrode slab, m."""
+        if self.electrode_thickness is not None:
+            return self.electrode_thickness
+        return self.length / 10
+
+    @property
+    def projected_area(self) -> float:
+        """Projected electrode area: m (width) in 2D, m2 in 3D."""
+        return self.resolved_width ** (self.dimension - 1)
+
+
+def build(model, params: PlanarGeometry, mesh) -> None:
+    """Add the planar cell to `model` (OCC, nm), its physical groups and a size field graded
+    towards both electrodes. `mesh` is the case's MeshParams (sizes in m)."""
+    dim, occ = params.dimension, model.occ
+    width, length = params.resolved_width * NM, params.length * NM
+    thickness = params.resolved_electrode_thickness * NM
+    if dim == 2:
+        electrolyte = (2, occ.addRectangle(0, 0, 0, width, length))
+        electrode = (2, occ.addRectangle(0, -thickness, 0, width, thickness))
+    else:
+        electrolyte = (3, occ.addBox(0, 0, 0, width, width, length))
+        electrode = (3, occ.addBox(0, 0, -thickness, width, width, thickness))
+    # Fragmenting makes the shared face one entity, so the interface mesh is conforming
+    _, children = occ.fragment([electrolyte], [electrode])
+    occ.synchronize()
+
+    everything = {t for _, t in model.getEntities(dim - 1)}
+    add_physical_groups(model, dim, [t for _, t in children[0]], [t for _, t in children[1]],
+                        active=everything, top=length, bottom=-thickness)
+
+    normal = "y" if dim == 2 else "z"
+    h_min, h_max = mesh_sizes(params.reference_length, mesh)
+    distances = [plane_distance(model, f"Abs({normal})"),
+                 plane_distance(model, f"Abs({normal} - {length!r})")]
+    graded_size_field(model, distances, h_min, h_max)
