@@ -3,10 +3,7 @@
 # Runs bare / PRS / ERS at i0 = 1 ... 1e6 A/m2 and writes one comparison table per surface.
 #   NP=2 bash cases/run_i0_sensitivity.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN="${FEMSOLVER_VENV:-.venv}/bin"
-[ -x "$BIN/femsolver" ] || BIN="$(dirname "$(command -v femsolver)")"
-NP="${NP:-2}"
+source "$(dirname "$0")/env.sh"
 OUT="${OUT:-results/i0_sensitivity}"
 for surface in bare prs ers; do
     runs=()

@@ -4,10 +4,7 @@
 #   NP=4 bash cases/run_li_foil_study.sh        (NP: MPI ranks, default 2)
 #   OUT=results/study bash cases/run_li_foil_study.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN="${FEMSOLVER_VENV:-.venv}/bin"
-[ -x "$BIN/femsolver" ] || BIN="$(dirname "$(command -v femsolver)")"
-NP="${NP:-2}"
+source "$(dirname "$0")/env.sh"
 OUT="${OUT:-results/li_foil_study}"
 for surface in bare prs ers; do
     "$BIN/mpirun" -n "$NP" "$BIN/femsolver" run "cases/li_foil_$surface.toml" -o "$OUT/$surface"

@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from femsolver.simulation import run
 
-            run(_load(args), comm, verbose=not args.quiet)
+            summary = run(_load(args), comm, verbose=not args.quiet)
+            if summary["status"] == "interrupted":
+                return 130  # the conventional code for Ctrl-C, so scripts stop too
     except FemsolverError as err:
         # Raised on every rank alike (each rank reads the case and sees the same solve).
         report(str(err), comm)

@@ -39,11 +39,6 @@ class Scaling:
     dim: int
 
     @property
-    def time(self) -> float:
-        """L0^2 / D0, s."""
-        return self.length**2 / self.D0
-
-    @property
     def salt(self) -> float:
         """Factor on the salt balance (SI units m^d/s) that makes it nondimensional."""
         return 1.0 / (self.D0 * self.length ** (self.dim - 2))
@@ -142,7 +137,7 @@ class CellProblem:
         self.u_n = fem.Function(spaces[0], name="u_n")
         self.u_nn = fem.Function(spaces[0], name="u_nn")
 
-        self.tests = tests = ufl.TestFunctions(ufl.MixedFunctionSpace(*spaces))
+        tests = ufl.TestFunctions(ufl.MixedFunctionSpace(*spaces))
         v, w, q = tests[:3]
         dx = ufl.Measure("dx", domain=msh, subdomain_data=domain.cell_tags)
         ds = ufl.Measure("ds", domain=msh, subdomain_data=domain.facet_tags)

@@ -8,6 +8,7 @@ from dolfinx import fem
 from dolfinx.mesh import CellType
 from mpi4py import MPI
 
+from femsolver import tags
 from femsolver.physics.constants import FARADAY, thermal_voltage
 from femsolver.physics.kinetics import butler_volmer_inverse
 from femsolver.problem import CellProblem
@@ -91,7 +92,7 @@ def test_transient_conserves_charge_and_salt(scheme):
     p = CellProblem(case, domain)
     newton = start_newton(p, case.solver, MPI.COMM_WORLD, QUIET)
     working = fem.form(p.i_working * p.dA, entity_maps=p.entity_maps)
-    counter = fem.form(p.i_counter * p.ds(13), entity_maps=p.entity_maps)
+    counter = fem.form(p.i_counter * p.ds(tags.COUNTER), entity_maps=p.entity_maps)
     salt = fem.form(p.u * ufl.dx(domain=p.mesh_e))
     for step in time_steps(p, newton, case.time, QUIET):
         comm = MPI.COMM_WORLD

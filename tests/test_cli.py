@@ -1,6 +1,7 @@
 """The command line end to end: outputs of a run, serial = parallel, clear errors, depletion."""
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,46 @@ def test_depletion_stops_the_run_and_reports_the_time(shared_dir):
     assert summary["status"] == "depleted"
     # Observed: 0.2 % (0.27 % with h = 2 nm and dt = t_s / 100).
     assert summary["depletion_time_s"] == pytest.approx(t_sand * (1 - 1e-3) ** 2, rel=0.01)
+
+
+@serial_only
+def test_ctrl_c_finishes_the_step_and_writes_an_interrupted_summary(shared_dir):
+    out = shared_dir / "interrupted"
+    process = subprocess.Popen(
+        [BIN / "femsolver", "run", str(CASES / "planar_li_li.toml"), "-o", str(out),
+         "--set", "time.end=1e3", "--set", "time.growth=1.0", "--set", "output.pictures=false"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if line.startswith("  t = "):  # the first accepted step
+            process.send_signal(signal.SIGINT)
+            break
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130
+    assert "interrupted: writing the last step and the summary" in output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and 0 < summary["final_time_s"] < 1e3
+    series = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
+    assert series["time_s"][-1] == pytest.approx(summary["final_time_s"])
+
+
+def test_three_dimensional_planar_cell_matches_the_analytic_voltage(shared_dir):
+    """A 3D column and the 2D strip of the same cell give the steady analytic voltage."""
+    from femsolver.physics.constants import FARADAY, thermal_voltage
+    from femsolver.physics.kinetics import butler_volmer_inverse
+
+    L, D, c0, i0 = 20e-6, 1e-9, 1000.0, 10.0
+    i = 0.5 * 4 * FARADAY * D * c0 / L
+    c_w, c_c = c0 - i * L / (4 * FARADAY * D), c0 + i * L / (4 * FARADAY * D)
+    eta_w = butler_volmer_inverse(-i, i0, 0.5, 0.5, c_w / c0)
+    eta_c = butler_volmer_inverse(i, i0, 0.5, 0.5, c_c / c0)
+    V_exact = thermal_voltage(298.15) * (eta_w - eta_c + np.log(c_w / c_c))
+    for dimension in (2, 3):
+        out = shared_dir / f"planar{dimension}d"
+        assert run_cli("run", CASES / "planar_li_li.toml", "-o", out, "-q",
+                       "--set", f"geometry.dimension={dimension}", "--set", f"geometry.length={L}",
+                       "--set", "mesh.h_interface=2e-7", "--set", "mesh.h_bulk=1e-6",
+                       "--set", f"control.current_density={i}", "--set", "time.mode=steady",
+                       "--set", "output.pictures=false") == 0
+        summary = json.loads((out / "summary.json").read_text())
+        # Observed: 7.1e-6 V (2D) and 7.3e-6 V (3D), halving with h; V_exact = -0.770 V.
+        assert summary["cell_voltage_V"] == pytest.approx(V_exact, abs=2e-5), dimension

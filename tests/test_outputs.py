@@ -345,6 +345,7 @@ def test_write_json_is_atomic(shared_dir):
     COMM.barrier()
     assert json.loads(path.read_text()) == {"status": "complete", "V": -0.0125, "steps": 3, "x": [0, 1, 2]}
     assert sorted(p.name for p in shared_dir.iterdir()) == ["summary.json"]
+    COMM.barrier()  # every rank has listed the directory before the failing write below
     if COMM.rank == 0:
         with pytest.raises(TypeError):
             write_json(path, {"bad": object()})
