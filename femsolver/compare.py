@@ -59,9 +59,9 @@ def write_table(summaries: list[dict], output: Path) -> str:
 
 
 def _profile(directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Position (nm) and plating current density along the whole working interface."""
     data = np.genfromtxt(directory / "interface_current.csv", delimiter=",", names=True)
-    active = data["active"] > 0
-    return data["x"][active] * 1e9, data["plating_current_density"][active]
+    return data["x"] * 1e9, data["plating_current_density"]
 
 
 def write_picture(directories: list[Path], summaries: list[dict], output: Path) -> None:
@@ -77,13 +77,14 @@ def write_picture(directories: list[Path], summaries: list[dict], output: Path) 
                 ax.imshow(mpimg.imread(directory / picture))
         x, i = _profile(directory)
         ax = axes[-1, col]
-        ax.plot(x, i, ".", markersize=2)
-        ax.axhline(summary.get("applied_current_density_A_m2") or 0, color="k", lw=0.8,
+        ax.plot(x, i, lw=1)
+        ax.axhline(summary.get("applied_current_density_A_m2") or 0, color="k", lw=0.8, ls="--",
                    label="applied (projected area)")
         ax.set(xlabel="x / nm", ylabel="plating current density / (A m$^{-2}$)",
+               xlim=(x.min(), x.max()), ylim=(0, None),
                title=f"{summary['name']}: max/mean "
                      f"{_format(summary.get('interface_current_density_max_over_mean'))}")
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="lower center", fontsize=8)
     fig.tight_layout()
     fig.savefig(output / "comparison.png", dpi=110)
     plt.close(fig)

@@ -178,11 +178,16 @@ def _pictures(directory: Path, fields, profile, dim, comm) -> None:
                       title="Electric field |E|", label="|E| / (V m$^{-1}$)", magnitude=True)
     pictures.plot_map(fields.c, directory / "concentration.png",
                       title="Salt concentration c", label="c / (mol m$^{-3}$)")
-    if comm.rank == 0:
-        active = profile["active"].astype(bool)
-        pictures.plot_profile(
-            profile["x"][active] * 1e9,
-            {"plating current density": profile["plating_current_density"][active]},
-            directory / "interface_current.png", xlabel="x / nm",
-            ylabel="normal current density / (A m$^{-2}$)",
-            title="Current density along the working interface (> 0: Li plating)")
+    title = "Current density along the working interface (> 0: Li plating)"
+    label = "normal current density / (A m$^{-2}$)"
+    if comm.rank != 0:
+        return
+    if dim == 2:
+        pictures.plot_profile(profile["x"] * 1e9,
+                              {"plating current density": profile["plating_current_density"]},
+                              directory / "interface_current.png", xlabel="x / nm",
+                              ylabel=label, title=title)
+    else:
+        pictures.plot_surface(profile["x"] * 1e9, profile["y"] * 1e9,
+                              profile["plating_current_density"],
+                              directory / "interface_current.png", title=title, label=label)

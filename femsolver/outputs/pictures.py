@@ -357,3 +357,18 @@ def plot_profile(x, ys: Mapping, path, xlabel: str, ylabel: str, title: str, com
         ax.legend()
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
+
+
+def plot_surface(x, y, values, path, title: str, label: str, comm=None) -> None:
+    """Top view of a surface: points (x, y) in nm coloured by `values` (rank 0 draws).
+
+    Used for the working interface of 3D runs, where a profile along x would mix all y.
+    """
+    if (comm or MPI.COMM_WORLD).rank != 0:
+        return
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=150)
+    points = ax.scatter(x, y, c=values, s=4, cmap="inferno", linewidths=0)
+    fig.colorbar(points, ax=ax, label=label, shrink=0.8)
+    ax.set(xlabel="x (nm)", ylabel="y (nm)", title=title, aspect="equal")
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
