@@ -42,6 +42,9 @@ class ElectrolyteParams:
     D_cation: float = param(1e-9, "cation diffusion coefficient, m2/s", positive=True)
     D_anion: float = param(1e-9, "anion diffusion coefficient, m2/s", positive=True)
     temperature: float = param(298.15, "temperature, K", positive=True)
+    reservoir_at_counter: bool = param(
+        False, "hold c = c0 at the counter electrode (an open cell fed by a well-mixed "
+        "reservoir); false: a closed cell that keeps its salt")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,9 @@ class ControlParams:
         "working electrode")
     voltage: float | None = param(
         None, "potentiostatic: working minus counter electrode potential, V")
+    rest_after: float | None = param(
+        None, "galvanostatic: the current is switched off (open circuit) at this time, s; "
+        "e.g. restricted-diffusion relaxation", positive=True)
 
 
 @dataclass(frozen=True)
@@ -261,6 +267,8 @@ def _check_case(case: Case) -> None:
     """Checks that involve more than one key."""
     if case.control.mode == "potentiostatic" and case.control.voltage is None:
         raise CaseError("missing key 'control.voltage' (needed when control.mode = 'potentiostatic')")
+    if case.control.rest_after is not None and case.control.mode != "galvanostatic":
+        raise CaseError("'control.rest_after' needs control.mode = 'galvanostatic'")
     if case.solver.linear == "iterative" and case.time.mode == "steady":
         raise CaseError("'solver.linear' = 'iterative' needs time.mode = 'transient' (the steady "
                         "salt-inventory multiplier has no diagonal block to precondition)")

@@ -8,7 +8,7 @@ Unknowns (docs/physics.md, "Discrete problem"):
     V      = F V_we / RT, the working-electrode potential (one Real dof)
     psi    = F (phi_s - V_we) / RT on the electrode submesh (P_k), only if the electrode is
              resolved (Ohm's law); zero on the current collector
-    lam    = salt-inventory multiplier (one Real dof), only for steady solves
+    lam    = salt-inventory multiplier (one Real dof), only for steady solves of closed cells
 Equations keep SI coordinates, times and coefficients; each block is multiplied by one constant
 (`Scaling`) so that the assembled system is the nondimensional one.
 """
@@ -112,7 +112,8 @@ class CellProblem:
         el, kin = case.electrolyte, case.kinetics
         self.scaling = Scaling(domain.reference_length, el.c0, el.D_cation, dim)
         self.thermal_voltage = thermal_voltage(el.temperature)
-        self.steady = case.time.mode == "steady"
+        # A steady closed cell fixes c only up to its inventory (E5): one more unknown.
+        self.inventory = case.time.mode == "steady" and not el.reservoir_at_counter
         self.resolved = not case.electrode.equipotential
 
         # Region submeshes and the maps that let parent-mesh integrals see their functions.
@@ -128,9 +129,9 @@ class CellProblem:
             self.electrode = Region.of(domain, tags.ELECTRODE)
             self.entity_maps.append(self.electrode.cell_map)
             spaces.append(fem.functionspace(self.electrode.mesh, P))
-        if self.steady:
+        if self.inventory:
             spaces.append(fem.functionspace(self.mesh_e, real))
-        names = ["u", "phi", "V", "psi", "lam"] if self.resolved else ["u", "phi", "V", "lam"]
+        names = ["u", "phi", "V"] + ["psi"] * self.resolved + ["lam"] * self.inventory
         self.unknowns = [fem.Function(V, name=n) for V, n in zip(spaces, names)]
         self.u, self.phi, self.V = self.unknowns[:3]
         self.psi = self.unknowns[3] if self.resolved else None
@@ -198,9 +199,11 @@ class CellProblem:
                 raise GeometryError("the geometry has no 'current_collector' boundary, which a "
                                     "resolved electrode (electrode.equipotential = false) needs")
             self.bcs.append(fem.dirichletbc(0.0, collector, spaces[3]))
-        if self.steady:
+        if el.reservoir_at_counter:
+            self.bcs.append(fem.dirichletbc(
+                0.0, self._facet_dofs(spaces[0], self.electrolyte, [tags.COUNTER]), spaces[0]))
+        if self.inventory:
             lam, mu = self.unknowns[-1], tests[-1]
-            # Closed cell: the steady salt balance fixes c only up to its inventory (E5).
             residual += S.salt * (lam * v * dx(tags.ELECTROLYTE) + u * mu * dx(tags.ELECTROLYTE))
         self.residual_form = residual
         self.residual = ufl.extract_blocks(residual)
@@ -233,6 +236,18 @@ class CellProblem:
         else:
             self.applied.value = control.voltage / self.thermal_voltage
             self.V.x.array[:] = self.applied.value
+
+    def set_control(self, t: float) -> None:
+        """The applied current for a step ending at time t (s): off after control.rest_after."""
+        control = self.case.control
+        if control.mode == "galvanostatic":
+            on = control.rest_after is None or t <= control.rest_after * (1 + 1e-12)
+            self.applied.value = control.current_density if on else 0.0
+
+    def control_times(self) -> list[float]:
+        """Times (s) at which the control changes: time steps must end exactly there."""
+        rest = self.case.control.rest_after
+        return [] if rest is None else [rest]
 
     def set_initial_guess(self) -> None:
         """Uniform concentration; potentials from inverting K1 for the mean current densities.

@@ -151,7 +151,8 @@ def time_steps(problem, newton: NewtonSolver, time_params,
     """Advance `problem` in time, yielding each accepted step.
 
     The step is halved when Newton fails (down to dt_min) and grows by `growth` after easy
-    solves (at most dt_max), landing exactly on the end time.
+    solves (at most dt_max), landing exactly on the end time and on the times at which the
+    control changes, after which it restarts from time.dt.
     """
     end = time_params.end
     dt = time_params.dt
@@ -160,8 +161,11 @@ def time_steps(problem, newton: NewtonSolver, time_params,
     bdf2 = time_params.scheme == "bdf2"
     t, dt_previous, index = 0.0, None, 0
     backup = [u.x.array.copy() for u in problem.unknowns]
+    stops = sorted(s for s in problem.control_times() if s < end) + [end]
     while t < end * (1 - 1e-12):
-        dt = min(dt, end - t)
+        stop = next(s for s in stops if s > t * (1 + 1e-12))
+        dt = min(dt, stop - t)
+        problem.set_control(t + dt)
         for constant, value in zip(problem.bdf, bdf_coefficients(dt, dt_previous if bdf2 else None)):
             constant.value = value
         progress(f"step {index + 1}: t = {t + dt:.4e} s, dt = {dt:.3e} s")
@@ -183,7 +187,9 @@ def time_steps(problem, newton: NewtonSolver, time_params,
         index += 1
         dt_previous = dt
         yield Step(index, t, dt, iterations)
-        if iterations <= 3:
+        if abs(t - stop) <= 1e-12 * stop:
+            dt = time_params.dt  # the control changed: start small again
+        elif iterations <= 3:
             dt = min(dt * time_params.growth, dt_max)
 
 
