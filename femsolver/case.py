@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from femsolver.errors import CaseError
+from femsolver.materials.electrolytes import ELECTROLYTES, KEYS, concentrated_properties
 
 
 def param(default, doc, choices=None, positive=False, fraction=False):
@@ -37,10 +38,21 @@ class MeshParams:
 
 @dataclass(frozen=True)
 class ElectrolyteParams:
-    model: str = param("dilute", "electrolyte transport model", choices=("dilute",))
+    model: str = param("dilute", "dilute (Nernst-Planck) or concentrated (Newman)",
+                       choices=("dilute", "concentrated"))
     c0: float = param(1000.0, "initial (bulk) salt concentration, mol/m3", positive=True)
-    D_cation: float = param(1e-9, "cation diffusion coefficient, m2/s", positive=True)
-    D_anion: float = param(1e-9, "anion diffusion coefficient, m2/s", positive=True)
+    D_cation: float = param(1e-9, "dilute: cation diffusion coefficient, m2/s", positive=True)
+    D_anion: float = param(1e-9, "dilute: anion diffusion coefficient, m2/s", positive=True)
+    material: str | None = param(
+        None, "concentrated: named electrolyte (femsolver/materials/electrolytes.py)",
+        choices=tuple(ELECTROLYTES))
+    conductivity: float | str | None = param(
+        None, "concentrated: kappa, S/m; a number or an expression of c (mol/m3) and T (K)")
+    diffusivity: float | str | None = param(
+        None, "concentrated: salt diffusivity D, m2/s; number or expression of c and T")
+    transference: float | None = param(None, "concentrated: cation transference number t+, 1")
+    thermodynamic_factor: float | str | None = param(
+        None, "concentrated: 1 + dln f/dln c, 1 (default 1); number or expression of c and T")
     temperature: float = param(298.15, "temperature, K", positive=True)
     reservoir_at_counter: bool = param(
         False, "hold c = c0 at the counter electrode (an open cell fed by a well-mixed "
@@ -156,6 +168,15 @@ def _unknown(key: str, allowed) -> CaseError:
     return CaseError(f"unknown key '{key}'{hint}; allowed: {', '.join(sorted(allowed))}")
 
 
+_ACCEPTS = {
+    "bool": lambda v: v if isinstance(v, bool) else None,
+    "int": lambda v: v if isinstance(v, int) and not isinstance(v, bool) else None,
+    "float": lambda v: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None,
+    "str": lambda v: v if isinstance(v, str) else None,
+    "dict": lambda v: v if isinstance(v, dict) else None,
+}
+
+
 def _convert(value, annotation: str, key: str):
     """Check `value` against a dataclass annotation string; ints are accepted as floats."""
     kinds = [a.strip() for a in annotation.split("|")]
@@ -163,21 +184,9 @@ def _convert(value, annotation: str, key: str):
         if "None" in kinds:
             return None
         raise CaseError(f"'{key}' needs a value")
-    if "bool" in kinds:
-        if isinstance(value, bool):
-            return value
-    elif "int" in kinds:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif "float" in kinds:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif "str" in kinds:
-        if isinstance(value, str):
-            return value
-    elif "dict" in kinds:
-        if isinstance(value, dict):
-            return value
+    for kind in kinds:
+        if kind in _ACCEPTS and (converted := _ACCEPTS[kind](value)) is not None:
+            return converted
     expected = " or ".join(k for k in kinds if k != "None")
     raise CaseError(f"'{key}' must be a {expected}, got {value!r}")
 
@@ -265,6 +274,17 @@ def case_from_dict(data: dict) -> Case:
 
 def _check_case(case: Case) -> None:
     """Checks that involve more than one key."""
+    el = case.electrolyte
+    if el.model == "concentrated":
+        try:
+            concentrated_properties(el)
+        except ValueError as err:
+            raise CaseError(str(err)) from None
+    else:
+        for key in ("material", *KEYS):
+            if getattr(el, key) is not None:
+                raise CaseError(f"'electrolyte.{key}' is used only with electrolyte.model = "
+                                "'concentrated'")
     if case.control.mode == "potentiostatic" and case.control.voltage is None:
         raise CaseError("missing key 'control.voltage' (needed when control.mode = 'potentiostatic')")
     if case.control.rest_after is not None and case.control.mode != "galvanostatic":

@@ -9,8 +9,6 @@ from dolfinx.mesh import compute_midpoints
 from mpi4py import MPI
 
 from femsolver import tags
-from femsolver.physics import electrolyte, kinetics
-from femsolver.physics.constants import FARADAY
 
 
 def _dg0_vector(mesh, name):
@@ -35,8 +33,7 @@ class DerivedFields:
                       if electrode_mesh is not None else None)
         self.i = _dg0_vector(p.mesh_e, "i")
         self.E = _dg0_vector(p.mesh_e, "E")
-        i_expr = electrolyte.current_density(p.u, p.phi_full, el.D_cation, el.D_anion,
-                                             FARADAY * el.c0)
+        i_expr = p.model.current_density(p.u, p.phi_full)
         points = self.i.function_space.element.interpolation_points
         self._i_expr = fem.Expression(i_expr, points)
         self._E_expr = fem.Expression(-VT * ufl.grad(p.phi), points)
@@ -83,15 +80,14 @@ class InterfaceProbe:
     def sample(self) -> dict[str, np.ndarray]:
         """Local arrays: x, y (, z) in m, plating current density A/m2, eta V, c mol/m3."""
         p = self._problem
-        kin, el, VT = p.case.kinetics, p.case.electrolyte, p.thermal_voltage
+        el, VT = p.case.electrolyte, p.thermal_voltage
         u = p.u.eval(self.points, self.cells_e).ravel() if len(self.points) else np.zeros(0)
         phi = (p.phi.eval(self.points, self.cells_e).ravel() if len(self.points)
                else np.zeros(0)) + p.phi_ref.value
         phi_s = p.V.x.array[0] + (p.psi.eval(self.points, self.cells_s).ravel()
                                   if p.resolved and len(self.points) else 0.0)
-        eta = kinetics.overpotential(phi_s, phi)
-        c_ratio = el.c0 / (kin.c_ref or el.c0) * (1 + u)
-        i_n = kinetics.butler_volmer(eta, c_ratio, kin.i0, kin.alpha_a, kin.alpha_c, exp=np.exp)
+        i_n = p.model.reaction(phi_s, phi, u, library="numpy")
+        eta = p.model.overpotential(phi_s, phi, u, library="numpy")
         out = {axis: self.points[:, k] for k, axis in enumerate("xyz"[: p.domain.mesh.geometry.dim])}
         out.update(active=self.active.astype(int),
                    plating_current_density=np.where(self.active, -i_n, 0.0),

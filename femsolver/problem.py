@@ -25,7 +25,8 @@ from mpi4py import MPI
 
 from femsolver import tags
 from femsolver.errors import GeometryError
-from femsolver.physics import electrode, electrolyte, kinetics
+from femsolver.models import electrolyte_model, invert_reaction
+from femsolver.physics import electrode
 from femsolver.physics.constants import FARADAY, thermal_voltage
 
 
@@ -109,9 +110,10 @@ class CellProblem:
         self.domain = domain
         msh = domain.mesh
         dim = msh.geometry.dim
-        el, kin = case.electrolyte, case.kinetics
-        self.scaling = Scaling(domain.reference_length, el.c0, el.D_cation, dim)
+        el = case.electrolyte
         self.thermal_voltage = thermal_voltage(el.temperature)
+        self.model = model = electrolyte_model(case, self.thermal_voltage)
+        self.scaling = Scaling(domain.reference_length, el.c0, model.reference_diffusivity, dim)
         # A steady closed cell fixes c only up to its inventory (E5): one more unknown.
         self.inventory = case.time.mode == "steady" and not el.reservoir_at_counter
         self.resolved = not case.electrode.equipotential
@@ -153,26 +155,20 @@ class CellProblem:
         self.phi_full = phi
         u_dot = a0 * u + a1 * self.u_n + a2 * self.u_nn
 
-        # Kinetics (K1) at the working interface ('+' = electrolyte) and at the counter electrode.
-        c_ratio = el.c0 / (kin.c_ref or el.c0)
+        # Kinetics at the working interface ('+' = electrolyte) and at the counter electrode.
         phi_s = V("+") + (self.psi("-") if self.resolved else 0)
-        self.eta_working = kinetics.overpotential(phi_s, phi("+"))
-        self.i_working = kinetics.butler_volmer(
-            self.eta_working, c_ratio * (1 + u("+")), kin.i0, kin.alpha_a, kin.alpha_c)
-        self.i_counter = kinetics.butler_volmer(
-            kinetics.overpotential(0.0, phi), c_ratio * (1 + u), kin.i0, kin.alpha_a, kin.alpha_c)
+        self.eta_working = model.overpotential(phi_s, phi("+"), u("+"))
+        self.i_working = model.reaction(phi_s, phi("+"), u("+"))
+        self.i_counter = model.reaction(0.0, phi, u)
         dA = dS(tags.WORKING_ACTIVE)
         self.dA = dA
         self.ds = ds
 
-        Dp, Dm = el.D_cation, el.D_anion
-        Fc0 = FARADAY * el.c0
         S = self.scaling
-        F_salt = electrolyte.salt_residual(u_dot, u, phi, v, Dm, dx(tags.ELECTROLYTE))
-        F_charge = (electrolyte.charge_residual(u, phi, w, Dp, Dm, Fc0, dx(tags.ELECTROLYTE))
-                    - self.i_working * w("+") * dA)
+        F_salt = model.salt(u_dot, u, phi, v, dx(tags.ELECTROLYTE))
+        F_charge = model.charge(u, phi, w, dx(tags.ELECTROLYTE)) - self.i_working * w("+") * dA
         self.bcs = []
-        if kin.counter == "butler_volmer":
+        if case.kinetics.counter == "butler_volmer":
             F_charge -= self.i_counter * w * ds(tags.COUNTER)
         else:  # ideal counter electrode: no overpotential, phi = phi_s = 0 there
             self.bcs.append(fem.dirichletbc(
@@ -250,24 +246,18 @@ class CellProblem:
         return [] if rest is None else [rest]
 
     def set_initial_guess(self) -> None:
-        """Uniform concentration; potentials from inverting K1 for the mean current densities.
+        """Uniform concentration; potentials from inverting the kinetics for the mean currents.
 
         A good guess for the one global unknown V saves most Newton iterations (2 instead of
         ~13 in the dolfinx notes' measurements).
         """
-        kin, control = self.case.kinetics, self.case.control
-        ideal_counter = kin.counter == "ideal"
+        control = self.case.control
+        ideal_counter = self.case.kinetics.counter == "ideal"
         if control.mode == "galvanostatic":
             i_app = control.current_density
             mean_working = -i_app * self.domain.projected_area / self.active_area
-
-            c_ratio = self.case.electrolyte.c0 / (kin.c_ref or self.case.electrolyte.c0)
-
-            def inverse(i):
-                return kinetics.butler_volmer_inverse(i, kin.i0, kin.alpha_a, kin.alpha_c, c_ratio)
-
-            phi_ref = 0.0 if ideal_counter else -inverse(i_app)
-            V = inverse(mean_working) + phi_ref
+            phi_ref = 0.0 if ideal_counter else -invert_reaction(self.model, i_app)
+            V = invert_reaction(self.model, mean_working) + phi_ref
         else:
             V = control.voltage / self.thermal_voltage
             phi_ref = 0.0 if ideal_counter else V / 2

@@ -20,21 +20,22 @@ def butler_volmer(eta, c_ratio, i0, alpha_a, alpha_c, exp=ufl.exp):
     return i0 * (exp(alpha_a * eta) - c_ratio * exp(-alpha_c * eta))
 
 
-def butler_volmer_inverse(i_n, i0, alpha_a, alpha_c, c_ratio=1.0):
-    """The eta that gives current density i_n at concentration ratio c_ratio (K1 inverted).
+def invert(rate, target: float) -> float:
+    """The eta at which the increasing function rate(eta) equals target (bisection).
 
-    i_n(eta) is strictly increasing, so bisection on a bracket that grows until it holds
-    the root is robust for any transfer coefficients.
+    A bracket grows until it holds the root, so any transfer coefficients work.
     """
-    def f(eta):
-        return butler_volmer(eta, c_ratio, i0, alpha_a, alpha_c, exp=np.exp) - i_n
-
     lo, hi = -1.0, 1.0
-    while f(lo) > 0:
+    while rate(lo) > target:
         lo *= 2
-    while f(hi) < 0:
+    while rate(hi) < target:
         hi *= 2
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+        lo, hi = (mid, hi) if rate(mid) < target else (lo, mid)
     return 0.5 * (lo + hi)
+
+
+def butler_volmer_inverse(i_n, i0, alpha_a, alpha_c, c_ratio=1.0):
+    """The eta of K1 that gives current density i_n at concentration ratio c_ratio."""
+    return invert(lambda eta: butler_volmer(eta, c_ratio, i0, alpha_a, alpha_c, exp=np.exp), i_n)

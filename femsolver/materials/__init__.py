@@ -1,0 +1,1 @@
+"""Named material parameter sets, each with its source."""

@@ -1,0 +1,114 @@
+"""Concentrated-solution electrolyte (Newman): the dilute model as its special case, a steady
+planar cell with concentration-dependent conductivity against its analytic solution, and
+manufactured-solution convergence rates."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ufl
+from mpi4py import MPI
+
+from femsolver.cli import main
+from femsolver.physics.concentrated import butler_volmer
+from femsolver.physics.constants import FARADAY, thermal_voltage
+from femsolver.physics.kinetics import invert
+from femsolver.problem import CellProblem
+from femsolver.solver import start_newton
+from helpers import integrate, make_case, rectangle_domain
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+COARSE = ["-q", "--set", "mesh.h_interface=4e-9", "--set", "mesh.h_bulk=50e-9",
+          "--set", "time.end=2e-4", "--set", "time.dt=2e-5", "--set", "output.pictures=false"]
+
+
+def run(out, case, *settings):
+    assert main(["run", str(CASES / case), "-o", str(out), *settings]) == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_dilute_electrolyte_written_as_concentrated_gives_the_same_run(shared_dir):
+    """kappa = F^2 c (D+ + D-)/RT, D = 2 D+ D-/(D+ + D-), t+ = D+/(D+ + D-), chi = 1 and
+    Phi = phi + (RT/F) ln(c/c0) turn Newman's equations into the dilute ones."""
+    dilute = run(shared_dir / "dilute", "li_foil_prs.toml", *COARSE)
+    newman = run(shared_dir / "newman", "li_foil_prs.toml", *COARSE,
+                 "--set", "electrolyte.model=concentrated",
+                 "--set", "electrolyte.material=seed_dilute_1e-9")
+    # Observed: equal to 1e-15 (the concentration varies by 1e-5 here, so the two discrete
+    # forms differ by far less than round-off).
+    for key in ("cell_voltage_V", "min_surface_concentration_mol_m3",
+                "interface_current_density_max_A_m2"):
+        assert newman[key] == pytest.approx(dilute[key], rel=1e-10), key
+
+
+def test_steady_planar_cell_with_nyman_conductivity_matches_analytic_voltage(shared_dir):
+    """Steady closed cell, constant D and t+, kappa(c) of LiPF6 (Nyman 2008).
+
+    N- = -D grad c - (1 - t+) i/F = 0 with i = -I gives a linear c(y) = c0 + (1 - t+) I (y - L/2)
+    /(F D); (N1) then gives Phi(0) - Phi(L) = -I int dy/kappa(c(y)) + 2 (1 - t+) (RT/F)
+    ln(c(0)/c(L)), and the cell voltage adds the overpotentials of (N3) at c(0) and c(L).
+    """
+    L, D, c0, i0, t_plus, T = 20e-6, 3e-10, 1000.0, 10.0, 0.2594, 298.15
+    VT = thermal_voltage(T)
+    I = 0.5 * 2 * FARADAY * D * c0 / ((1 - t_plus) * L)  # half the limiting current
+
+    def c(y):
+        return c0 + (1 - t_plus) * I * (y - L / 2) / (FARADAY * D)
+
+    def kappa(conc):
+        x = conc / 1000
+        return 0.1297 * x**3 - 2.51 * x**1.5 + 3.329 * x
+
+    y = np.linspace(0, L, 200001)
+    ohmic = np.trapezoid(1 / kappa(c(y)), y) * I
+    eta_w = invert(lambda e: butler_volmer(e, c(0) / c0, i0, 0.5, 0.5, exp=np.exp), -I)
+    eta_c = invert(lambda e: butler_volmer(e, c(L) / c0, i0, 0.5, 0.5, exp=np.exp), I)
+    V_exact = VT * (eta_w - eta_c) - ohmic + 2 * (1 - t_plus) * VT * np.log(c(0) / c(L))
+    summary = run(shared_dir / "nyman", "planar_li_li.toml", "-q",
+                  "--set", f"geometry.length={L}", "--set", "mesh.h_interface=1e-7",
+                  "--set", "mesh.h_bulk=4e-7", "--set", "electrolyte.model=concentrated",
+                  "--set", "electrolyte.material=LiPF6_EC_EMC_Nyman2008",
+                  "--set", f"electrolyte.diffusivity={D}", "--set", "time.mode=steady",
+                  "--set", f"control.current_density={I}", "--set", "output.pictures=false")
+    # Observed: c(0) within 3e-8 relative, V within 4.1e-7 V of V_exact = -0.635 V.
+    assert summary["min_surface_concentration_mol_m3"] == pytest.approx(c(0), rel=1e-6)
+    assert summary["cell_voltage_V"] == pytest.approx(V_exact, abs=2e-6)
+
+
+L_MMS, T_MMS = 1e-6, 0.25e-6
+
+
+def exact_fields(x):
+    X, Y = x[0] / L_MMS, x[1] / L_MMS
+    return (0.2 * ufl.cos(np.pi * X) * ufl.cos(1.5 * Y) + 0.1 * Y,
+            0.3 * ufl.sin(1.2 * X + 0.4) * ufl.exp(-0.5 * Y) + 0.2 * Y)
+
+
+def mms_errors(n, degree):
+    case = make_case(
+        electrolyte={"model": "concentrated", "material": "LiPF6_EC_EMC_Nyman2008",
+                     "thermodynamic_factor": "1 + 0.3*c/1000"},
+        kinetics={"i0": 1e4, "alpha_a": 0.4, "alpha_c": 0.6},
+        control={"current_density": 5e3}, time={"mode": "steady"}, solver={"rtol": 1e-12})
+    domain = rectangle_domain(L_MMS, L_MMS, T_MMS, n, n, max(n // 4, 1),
+                              active=lambda p: p[0] < 0.6 * L_MMS)
+    p = CellProblem(case, domain, degree=degree)
+    u_e, phi_e = exact_fields(ufl.SpatialCoordinate(domain.mesh))
+    mapping = {p.u: u_e, p.phi: phi_e, p.V: ufl.as_ufl(-0.7), p.unknowns[-1]: ufl.as_ufl(0.0)}
+    p.residual = ufl.extract_blocks(p.residual_form - ufl.replace(p.residual_form, mapping))
+    converged, _ = start_newton(p, case.solver, MPI.COMM_WORLD, lambda m: None).solve()
+    assert converged
+    u_e, phi_e = exact_fields(ufl.SpatialCoordinate(p.mesh_e))
+    dx = ufl.dx(domain=p.mesh_e)
+    return [integrate((p.u - u_e) ** 2 * dx) ** 0.5, integrate((p.phi - phi_e) ** 2 * dx) ** 0.5,
+            integrate(ufl.inner(ufl.grad(p.u - u_e), ufl.grad(p.u - u_e)) * dx) ** 0.5]
+
+
+@pytest.mark.parametrize("degree, sizes", [(1, (8, 16, 32)), (2, (4, 8, 16))])
+def test_concentrated_mms_rates(degree, sizes):
+    errors = np.array([mms_errors(n, degree) for n in sizes])
+    rates = np.log2(errors[:-1] / errors[1:])[-1]
+    # Observed: P1 1.99, 1.99, 1.00; P2 2.98, 3.04, 1.98.
+    assert rates[0] > degree + 0.85 and rates[1] > degree + 0.85  # L2 of u and Phi
+    assert rates[2] > degree - 0.1  # H1 of u
