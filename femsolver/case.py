@@ -54,6 +54,10 @@ class ElectrolyteParams:
     thermodynamic_factor: float | str | None = param(
         None, "concentrated: 1 + dln f/dln c, 1 (default 1); number or expression of c and T")
     temperature: float = param(298.15, "temperature, K", positive=True)
+    reference_temperature: float = param(
+        298.15, "temperature at which i0, D_cation and D_anion are given, K", positive=True)
+    diffusion_activation_energy: float = param(
+        0.0, "dilute: Arrhenius activation energy of D_cation and D_anion, J/mol")
     reservoir_at_counter: bool = param(
         False, "hold c = c0 at the counter electrode (an open cell fed by a well-mixed "
         "reservoir); false: a closed cell that keeps its salt")
@@ -73,6 +77,9 @@ class KineticsParams:
     alpha_c: float = param(0.5, "cathodic transfer coefficient, 1", positive=True)
     c_ref: float | None = param(None, "reference concentration of i0, mol/m3 (default: c0)",
                                positive=True)
+    activation_energy: float = param(
+        0.0, "Arrhenius activation energy of i0 (given at electrolyte.reference_temperature), "
+        "J/mol")
     counter: str = param("butler_volmer", "counter-electrode kinetics",
                         choices=("butler_volmer", "ideal"))
 
@@ -280,6 +287,9 @@ def _check_case(case: Case) -> None:
             concentrated_properties(el)
         except ValueError as err:
             raise CaseError(str(err)) from None
+        if el.diffusion_activation_energy:
+            raise CaseError("'electrolyte.diffusion_activation_energy' is for the dilute model; "
+                            "write the temperature dependence into electrolyte.diffusivity")
     else:
         for key in ("material", *KEYS):
             if getattr(el, key) is not None:

@@ -18,29 +18,38 @@ _EXP = {"ufl": ufl.exp, "numpy": np.exp}
 _LOG = {"ufl": ufl.ln, "numpy": np.log}
 
 
+def _at_temperature(value, activation_energy, el):
+    return float(kinetics.arrhenius(value, activation_energy, el.temperature,
+                                    el.reference_temperature))
+
+
 class DiluteElectrolyte:
     """Nernst-Planck (E1-E4) with Butler-Volmer in the form K1."""
 
     def __init__(self, case, thermal_voltage: float):
         self.el, self.kin = case.electrolyte, case.kinetics
-        self.reference_diffusivity = self.el.D_cation
+        Ea = self.el.diffusion_activation_energy
+        self.D_cation = _at_temperature(self.el.D_cation, Ea, self.el)
+        self.D_anion = _at_temperature(self.el.D_anion, Ea, self.el)
+        self.i0 = _at_temperature(self.kin.i0, self.kin.activation_energy, self.el)
+        self.reference_diffusivity = self.D_cation
         self._c_ratio0 = self.el.c0 / (self.kin.c_ref or self.el.c0)
 
     def salt(self, u_dot, u, phi, v, dx):
-        return electrolyte.salt_residual(u_dot, u, phi, v, self.el.D_anion, dx)
+        return electrolyte.salt_residual(u_dot, u, phi, v, self.D_anion, dx)
 
     def charge(self, u, phi, w, dx):
-        return electrolyte.charge_residual(u, phi, w, self.el.D_cation, self.el.D_anion,
+        return electrolyte.charge_residual(u, phi, w, self.D_cation, self.D_anion,
                                            FARADAY * self.el.c0, dx)
 
     def current_density(self, u, phi):
-        return electrolyte.current_density(u, phi, self.el.D_cation, self.el.D_anion,
+        return electrolyte.current_density(u, phi, self.D_cation, self.D_anion,
                                            FARADAY * self.el.c0)
 
     def reaction(self, phi_s, phi, u, library="ufl"):
         """Anodic i_n (A/m2) of K1, eta = phi_s - phi."""
         return kinetics.butler_volmer(kinetics.overpotential(phi_s, phi),
-                                      self._c_ratio0 * (1 + u), self.kin.i0, self.kin.alpha_a,
+                                      self._c_ratio0 * (1 + u), self.i0, self.kin.alpha_a,
                                       self.kin.alpha_c, exp=_EXP[library])
 
     def overpotential(self, phi_s, phi, u, library="ufl"):
@@ -57,6 +66,7 @@ class ConcentratedElectrolyte:
         self.VT = thermal_voltage
         self.reference_diffusivity = float(
             self.props.diffusivity(self.el.c0, self.el.temperature, library="numpy"))
+        self.i0 = _at_temperature(self.kin.i0, self.kin.activation_energy, self.el)
         self._c_ratio0 = self.el.c0 / (self.kin.c_ref or self.el.c0)
 
     def _args(self):
@@ -73,7 +83,7 @@ class ConcentratedElectrolyte:
 
     def reaction(self, phi_s, phi, u, library="ufl"):
         """Anodic i_n (A/m2) of N3."""
-        return concentrated.butler_volmer(phi_s - phi, self._c_ratio0 * (1 + u), self.kin.i0,
+        return concentrated.butler_volmer(phi_s - phi, self._c_ratio0 * (1 + u), self.i0,
                                           self.kin.alpha_a, self.kin.alpha_c, exp=_EXP[library])
 
     def overpotential(self, phi_s, phi, u, library="ufl"):

@@ -64,3 +64,24 @@ def test_restricted_diffusion_relaxes_at_the_salt_diffusion_rate(shared_dir):
     rate = -np.polyfit(t[late], np.log(-V[late]), 1)[0]
     # Observed: rate 0.04 % above pi^2 D / L^2 (spatial and BDF2 errors).
     assert rate == pytest.approx(1 / tau, rel=0.01)
+
+
+def test_arrhenius_temperature_dependence_of_i0_and_diffusivities(shared_dir):
+    """Steady closed cell at 318.15 K with i0 and D+- given at 298.15 K with activation
+    energies: the analytic voltage with i0 and D taken to 318.15 K by Arrhenius (A1)."""
+    from femsolver.physics.kinetics import arrhenius
+
+    T, Ea_k, Ea_d = 318.15, 50e3, 20e3
+    i0, D_p = (arrhenius(v, Ea, T, 298.15) for v, Ea in ((I0, Ea_k), (D_PLUS, Ea_d)))
+    i = 0.5 * 4 * FARADAY * D_p * C0 / L
+    c_w, c_c = (C0 + s * i * L / (4 * FARADAY * D_p) for s in (-1, 1))
+    eta_w = butler_volmer_inverse(-i, i0, 0.5, 0.5, c_w / C0)
+    eta_c = butler_volmer_inverse(i, i0, 0.5, 0.5, c_c / C0)
+    V_exact = thermal_voltage(T) * (eta_w - eta_c + np.log(c_w / c_c))
+    summary = run(shared_dir / "hot", "--set", f"electrolyte.temperature={T}",
+                  "--set", f"kinetics.activation_energy={Ea_k}",
+                  "--set", f"electrolyte.diffusion_activation_energy={Ea_d}",
+                  "--set", "time.mode=steady", "--set", f"control.current_density={i}")
+    assert summary["min_surface_concentration_mol_m3"] == pytest.approx(c_w, abs=1e-4 * C0)
+    # Observed: 1.0e-6 V off V_exact = -0.783 V; without the Arrhenius factors V is -1.016 V.
+    assert summary["cell_voltage_V"] == pytest.approx(V_exact, abs=1e-5)

@@ -9,6 +9,14 @@ eta, phi_s, phi, U are in RT/F and i_n, i0 in any consistent unit.
 import numpy as np
 import ufl
 
+from femsolver.physics.constants import GAS_CONSTANT
+
+
+def arrhenius(value, activation_energy, temperature, reference_temperature):
+    """value x exp(-Ea/R (1/T - 1/T_ref)): a rate constant given at T_ref, taken to T (A1)."""
+    return value * np.exp(-activation_energy / GAS_CONSTANT
+                          * (1 / temperature - 1 / reference_temperature))
+
 
 def overpotential(phi_s, phi, U_ref=0.0):
     """eta = phi_s - phi - U_ref (K1)."""
