@@ -165,9 +165,6 @@ class Case:
     def output_directory(self) -> Path:
         return Path(self.output.directory or f"results/{self.name}")
 
-    def replace(self, **sections) -> "Case":
-        return dataclasses.replace(self, **sections)
-
 
 def _unknown(key: str, allowed) -> CaseError:
     close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(allowed), n=1, cutoff=0.5)

@@ -23,7 +23,7 @@ class DerivedFields:
     """
 
     def __init__(self, problem):
-        p, el = problem, problem.case.electrolyte
+        p = problem
         VT = p.thermal_voltage
         Vp = p.u.function_space
         self.c = fem.Function(Vp, name="c")

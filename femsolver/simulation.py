@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 from mpi4py import MPI
 
 from femsolver.errors import SolverError
@@ -57,7 +56,7 @@ def _exports(case, directory, fields, comm) -> ExportGroup:
         by_mesh = {}
         for f in fields.functions:
             by_mesh.setdefault(f.function_space.mesh, []).append(f)
-        for k, (msh, functions) in enumerate(by_mesh.items()):
+        for k, functions in enumerate(by_mesh.values()):
             name = "electrolyte.bp" if k == 0 else "electrode.bp"
             exports.append(VTXExport(directory, name, functions))
     return ExportGroup(exports)

@@ -45,32 +45,32 @@ def test_dilute_electrolyte_written_as_concentrated_gives_the_same_run(shared_di
 def test_steady_planar_cell_with_nyman_conductivity_matches_analytic_voltage(shared_dir):
     """Steady closed cell, constant D and t+, kappa(c) of LiPF6 (Nyman 2008).
 
-    N- = -D grad c - (1 - t+) i/F = 0 with i = -I gives a linear c(y) = c0 + (1 - t+) I (y - L/2)
-    /(F D); (N1) then gives Phi(0) - Phi(L) = -I int dy/kappa(c(y)) + 2 (1 - t+) (RT/F)
+    N- = -D grad c - (1 - t+) i/F = 0 with i = -i_app gives a linear c(y) = c0 + (1 - t+) i_app (y - L/2)
+    /(F D); (N1) then gives Phi(0) - Phi(L) = -i_app int dy/kappa(c(y)) + 2 (1 - t+) (RT/F)
     ln(c(0)/c(L)), and the cell voltage adds the overpotentials of (N3) at c(0) and c(L).
     """
     L, D, c0, i0, t_plus, T = 20e-6, 3e-10, 1000.0, 10.0, 0.2594, 298.15
     VT = thermal_voltage(T)
-    I = 0.5 * 2 * FARADAY * D * c0 / ((1 - t_plus) * L)  # half the limiting current
+    i_app = 0.5 * 2 * FARADAY * D * c0 / ((1 - t_plus) * L)  # half the limiting current
 
     def c(y):
-        return c0 + (1 - t_plus) * I * (y - L / 2) / (FARADAY * D)
+        return c0 + (1 - t_plus) * i_app * (y - L / 2) / (FARADAY * D)
 
     def kappa(conc):
         x = conc / 1000
         return 0.1297 * x**3 - 2.51 * x**1.5 + 3.329 * x
 
     y = np.linspace(0, L, 200001)
-    ohmic = np.trapezoid(1 / kappa(c(y)), y) * I
-    eta_w = invert(lambda e: butler_volmer(e, c(0) / c0, i0, 0.5, 0.5, exp=np.exp), -I)
-    eta_c = invert(lambda e: butler_volmer(e, c(L) / c0, i0, 0.5, 0.5, exp=np.exp), I)
+    ohmic = np.trapezoid(1 / kappa(c(y)), y) * i_app
+    eta_w = invert(lambda e: butler_volmer(e, c(0) / c0, i0, 0.5, 0.5, exp=np.exp), -i_app)
+    eta_c = invert(lambda e: butler_volmer(e, c(L) / c0, i0, 0.5, 0.5, exp=np.exp), i_app)
     V_exact = VT * (eta_w - eta_c) - ohmic + 2 * (1 - t_plus) * VT * np.log(c(0) / c(L))
     summary = run(shared_dir / "nyman", "planar_li_li.toml", "-q",
                   "--set", f"geometry.length={L}", "--set", "mesh.h_interface=1e-7",
                   "--set", "mesh.h_bulk=4e-7", "--set", "electrolyte.model=concentrated",
                   "--set", "electrolyte.material=LiPF6_EC_EMC_Nyman2008",
                   "--set", f"electrolyte.diffusivity={D}", "--set", "time.mode=steady",
-                  "--set", f"control.current_density={I}", "--set", "output.pictures=false")
+                  "--set", f"control.current_density={i_app}", "--set", "output.pictures=false")
     # Observed: c(0) within 3e-8 relative, V within 4.1e-7 V of V_exact = -0.635 V.
     assert summary["min_surface_concentration_mol_m3"] == pytest.approx(c(0), rel=1e-6)
     assert summary["cell_voltage_V"] == pytest.approx(V_exact, abs=2e-6)
