@@ -1,4 +1,4 @@
-"""Command line: `femsolver run CASE`, `femsolver mesh CASE`, `femsolver keys`."""
+"""Command line: `femsolver run CASE`, `mesh CASE`, `keys`, `compare RUNS`, `verify`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="table and picture comparing finished runs")
     p.add_argument("runs", nargs="+", help="output directories of finished runs")
     p.add_argument("-o", "--output", required=True, help="directory for comparison.{md,csv,png}")
+    p = sub.add_parser("verify", help="run the verification benchmarks against exact results "
+                                      "and write verification.md and img/convergence.png")
+    p.add_argument("-o", "--output", default="docs",
+                   help="directory for verification.md and img/convergence.png (default: docs)")
+    p.add_argument("--level", type=int, choices=range(4), default=2,
+                   help="resolution: 0 coarse (as in the tests) to 3 finest (default: 2)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     return parser
 
 
@@ -55,6 +62,25 @@ def _mesh(args, comm) -> None:
         print(f"mesh of '{case.name}': {cells} cells -> {directory}")
 
 
+def _verify(args, comm) -> int:
+    """Run the benchmarks and write the report; 1 if any check fails."""
+    from femsolver.verification.report import verify
+
+    def progress(message: str) -> None:
+        if comm.rank == 0 and not args.quiet:
+            print(message, flush=True)
+
+    rows = verify(args.output, args.level, comm, progress)
+    failed = [r for r in rows if not r.passed]
+    if comm.rank == 0:
+        for r in failed:
+            print(f"FAILED {r.benchmark}: {r.quantity}: error {r.error:.3g} > "
+                  f"tolerance {r.tolerance:.3g}", file=sys.stderr)
+        print(f"{len(rows) - len(failed)} of {len(rows)} checks pass -> "
+              f"{args.output}/verification.md")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     comm = MPI.COMM_WORLD
@@ -71,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
             if comm.rank == 0:
                 print(compare(args.runs, args.output), end="")
+        elif args.command == "verify":
+            return _verify(args, comm)
         else:
             from femsolver.simulation import run
 

@@ -181,7 +181,7 @@ class CellProblem:
             mean_share = domain.projected_area / self.active_area
             F_constraint = S.charge * (self.i_working + self.applied * mean_share) * q("+") * dA
         else:
-            F_constraint = (V("+") - self.applied) * q("+") * dA / self.active_area
+            F_constraint = (V("+") - self.applied) / self.active_area * q("+") * dA
         residual = S.salt * F_salt + S.charge * F_charge + F_constraint
 
         if self.resolved:

@@ -90,7 +90,7 @@ def run(case, comm=MPI.COMM_WORLD, verbose: bool = True) -> dict:
     metrics = Metrics(problem, fields, problem.surface_dofs())
     outcome = {"status": "complete", "error": None, "depletion_time_s": None, "final_time_s": 0.0}
 
-    with _exports(case, directory, fields, comm) as exports, \
+    with newton, _exports(case, directory, fields, comm) as exports, \
             tables.TimeSeries(directory / "timeseries.csv",
                               list(metrics.step_row(0.0))) as series, \
             Interrupt(comm) as interrupt:

@@ -99,6 +99,18 @@ class NewtonSolver:
             return Reason.DIVERGED_MAX_IT
         return Reason.ITERATING
 
+    def close(self) -> None:
+        """Free the PETSc objects now: the SNES keeps Python callbacks that point back to this
+        solver, so garbage collection never frees them (MPICH runs out of communicators)."""
+        for obj in (self.snes, self.problem.A, self.problem.b, self.problem.x):
+            obj.destroy()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def solve(self) -> tuple[bool, int]:
         """One Newton solve from the current unknowns; returns (converged, iterations)."""
         self.problem.solve()

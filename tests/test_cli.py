@@ -1,4 +1,5 @@
-"""The command line end to end: outputs of a run, serial = parallel, clear errors, depletion."""
+"""The command line end to end: outputs of a run, serial = parallel, clear errors, Ctrl-C,
+`femsolver verify`. (Depletion at Sand's time: femsolver/verification/sand.py.)"""
 
 import json
 import signal
@@ -89,30 +90,6 @@ def test_diverging_newton_is_reported_and_marked_failed(shared_dir, capsys):
     assert summary["status"] == "failed" and not summary["converged"]
 
 
-def test_depletion_stops_the_run_and_reports_the_time(shared_dir):
-    """Sand-type depletion in a 20 um planar cell driven at 4x its limiting current.
-
-    The diffusion layer stays thin against the gap until depletion, so the semi-infinite
-    Sand time t_s = pi D (F c0)^2 / (4 (i (1 - t+))^2) applies (D = D+ = D-, t+ = 1/2);
-    the surface concentration reaches 1e-3 c0 at t_s (1 - 1e-3)^2.
-    """
-    F, D, c0, L = 96485.33212, 1e-9, 1000.0, 20e-6
-    i = 4 * (4 * F * D * c0 / L)
-    t_sand = np.pi * D * (F * c0) ** 2 / (4 * (i * 0.5) ** 2)
-    out = shared_dir / "sand"
-    assert run_cli("run", CASES / "planar_li_li.toml", "-o", out, "-q",
-                   "--set", f"geometry.length={L}",
-                   "--set", "mesh.h_interface=1e-8", "--set", "mesh.h_bulk=1e-6",
-                   "--set", f"control.current_density={i}", "--set", f"time.end={10 * t_sand}",
-                   "--set", f"time.dt={t_sand / 50}", "--set", "time.growth=1.0",
-                   "--set", "output.pictures=false", "--set", "output.xdmf=false",
-                   "--set", "output.vtx=false") == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["status"] == "depleted"
-    # Observed: 0.2 % (0.27 % with h = 2 nm and dt = t_s / 100).
-    assert summary["depletion_time_s"] == pytest.approx(t_sand * (1 - 1e-3) ** 2, rel=0.01)
-
-
 @serial_only
 def test_ctrl_c_finishes_the_step_and_writes_an_interrupted_summary(shared_dir):
     out = shared_dir / "interrupted"
@@ -154,3 +131,23 @@ def test_three_dimensional_planar_cell_matches_the_analytic_voltage(shared_dir):
         summary = json.loads((out / "summary.json").read_text())
         # Observed: 7.1e-6 V (2D) and 7.3e-6 V (3D), halving with h; V_exact = -0.770 V.
         assert summary["cell_voltage_V"] == pytest.approx(V_exact, abs=2e-5), dimension
+
+
+def test_verify_writes_the_report_and_fails_on_a_failed_check(shared_dir, monkeypatch):
+    """`femsolver verify` with one fake benchmark (the real ones: tests/test_verification.py):
+    the markdown report, the convergence picture and exit code 1 for a failed check."""
+    from types import SimpleNamespace
+
+    from femsolver.verification import Row, report
+
+    rows = [Row("0. Fake", "order", 2.0, "h^2", 1.98, 0.02, "abs", 0.1, rate=1.98,
+                series=((1.0, 1e-2), (0.5, 2.5e-3))),
+            Row("0. Fake", "value | with a bar", 1.0, "one", 1.5, 0.5, "rel", 0.1)]
+    fake = SimpleNamespace(TITLE="0. Fake", SETUP="A fake benchmark.",
+                           run=lambda level, comm: rows)
+    monkeypatch.setattr(report, "BENCHMARKS", (fake,))
+    assert run_cli("verify", "-o", shared_dir, "--level", "0", "-q") == 1
+    text = (shared_dir / "verification.md").read_text()
+    assert "**1 of 2 checks pass.**" in text and "**FAIL**" in text
+    assert "| value \\| with a bar | 1 | one | 1.5 | 0.5 (rel) | 0.1 |  | **FAIL** |" in text
+    assert (shared_dir / "img" / "convergence.png").stat().st_size > 0

@@ -85,3 +85,15 @@ def test_arrhenius_temperature_dependence_of_i0_and_diffusivities(shared_dir):
     assert summary["min_surface_concentration_mol_m3"] == pytest.approx(c_w, abs=1e-4 * C0)
     # Observed: 1.0e-6 V off V_exact = -0.783 V; without the Arrhenius factors V is -1.016 V.
     assert summary["cell_voltage_V"] == pytest.approx(V_exact, abs=1e-5)
+
+
+def test_potentiostatic_control_inverts_galvanostatic_control(shared_dir):
+    """The same steady cell under either control: V(i) and i(V) are one relation."""
+    i = 0.4 * 4 * FARADAY * D_PLUS * C0 / L
+    galvanostatic = run(shared_dir / "galv", "--set", "time.mode=steady",
+                        "--set", f"control.current_density={i}")
+    potentiostatic = run(shared_dir / "pot", "--set", "time.mode=steady",
+                         "--set", "control.mode=potentiostatic",
+                         "--set", f"control.voltage={galvanostatic['cell_voltage_V']}")
+    assert potentiostatic["cell_voltage_V"] == galvanostatic["cell_voltage_V"]
+    assert potentiostatic["applied_current_density_A_m2"] == pytest.approx(i, rel=1e-8)
