@@ -3,10 +3,20 @@
 Gmsh runs on rank 0 only; `dolfinx.io.gmsh.model_to_mesh` distributes the cells with a
 shared-facet ghost layer (interior-facet integrals on the working interface need the cells on
 both sides of every owned facet).
+
+Mesh cache: with the environment variable FEMSOLVER_MESH_CACHE set to a directory, the gmsh
+mesh (before `mesh.refine`) is stored there as XDMF/HDF5, keyed by the geometry parameters, the
+mesh sizes and the source of the builder, and later builds of the same geometry read it in
+parallel instead of running gmsh (`femsolver mesh` then fills the cache for later runs).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import inspect
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +52,23 @@ def build_domain(geometry, mesh_params, comm: MPI.Comm = MPI.COMM_WORLD,
     `femsolver.case.MeshParams`. Raises GeometryError on every rank if the geometry cannot be
     built or meshed.
     """
+    cache = cache_path(geometry, mesh_params)
+    if cache is not None and _cached(cache, comm):
+        mesh, cell_tags, facet_tags = read_cached(cache, comm)
+    else:
+        mesh, cell_tags, facet_tags = _gmsh_mesh(geometry, mesh_params, comm, verbose)
+        if cache is not None:
+            write_cache(cache, mesh, cell_tags, facet_tags, _cache_key_data(geometry, mesh_params))
+    for _ in range(mesh_params.refine):
+        mesh, cell_tags, facet_tags = _refine(mesh, cell_tags, facet_tags)
+    mesh.name, cell_tags.name, facet_tags.name = "mesh", "cell_tags", "facet_tags"
+    return Domain(mesh=mesh, cell_tags=cell_tags, facet_tags=facet_tags,
+                  projected_area=geometry.projected_area,
+                  reference_length=geometry.reference_length)
+
+
+def _gmsh_mesh(geometry, mesh_params, comm: MPI.Comm, verbose: bool):
+    """Mesh with gmsh on rank 0 and distribute: (mesh in metres, cell tags, facet tags)."""
     family = family_of(geometry)
     dim = geometry.dimension
     owns_gmsh = comm.rank == 0 and not gmsh.isInitialized()
@@ -61,14 +88,85 @@ def build_domain(geometry, mesh_params, comm: MPI.Comm = MPI.COMM_WORLD,
             gmsh.model.remove()
         if owns_gmsh:
             gmsh.finalize()
-    mesh, cell_tags, facet_tags = data.mesh, data.cell_tags, data.facet_tags
-    mesh.geometry.x[:] /= NM
-    for _ in range(mesh_params.refine):
-        mesh, cell_tags, facet_tags = _refine(mesh, cell_tags, facet_tags)
-    mesh.name, cell_tags.name, facet_tags.name = "mesh", "cell_tags", "facet_tags"
-    return Domain(mesh=mesh, cell_tags=cell_tags, facet_tags=facet_tags,
-                  projected_area=geometry.projected_area,
-                  reference_length=geometry.reference_length)
+    data.mesh.geometry.x[:] /= NM
+    return data.mesh, data.cell_tags, data.facet_tags
+
+
+# ---- mesh cache ---------------------------------------------------------------------------------
+CACHE_ENV = "FEMSOLVER_MESH_CACHE"
+_CACHE_FORMAT = 1  # bump when the stored layout changes
+
+
+def _cache_key_data(geometry, mesh_params) -> dict:
+    """Everything the gmsh mesh depends on: parameters, sizes, the builder and meshing code."""
+    import geometries.common
+
+    family = family_of(geometry)
+    sources = hashlib.sha256()
+    for module in (inspect.getmodule(family.build), geometries.common,
+                   inspect.getmodule(_generate)):
+        sources.update(Path(inspect.getfile(module)).read_bytes())
+    return {"format": _CACHE_FORMAT, "family": type(geometry).__name__,
+            "geometry": dataclasses.asdict(geometry),
+            "h_interface": mesh_params.h_interface, "h_bulk": mesh_params.h_bulk,
+            "sources_sha256": sources.hexdigest(), "gmsh": gmsh.__version__}
+
+
+def cache_path(geometry, mesh_params, directory: str | Path | None = None) -> Path | None:
+    """`<directory>/<key>.xdmf` of this geometry's gmsh mesh; None if no cache directory.
+
+    `directory` defaults to $FEMSOLVER_MESH_CACHE (unset or empty: no cache). `mesh.refine`
+    is not part of the key: refinement is done after reading.
+    """
+    directory = directory if directory is not None else os.environ.get(CACHE_ENV, "")
+    if not str(directory):
+        return None
+    text = json.dumps(_cache_key_data(geometry, mesh_params), sort_keys=True, default=str)
+    return Path(directory) / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}.xdmf"
+
+
+def _cached(path: Path, comm: MPI.Comm) -> bool:
+    """Whether a complete entry exists (its .json is written last), as rank 0 sees it."""
+    return comm.bcast(path.with_suffix(".json").exists() if comm.rank == 0 else None, root=0)
+
+
+def write_cache(path: Path, mesh, cell_tags, facet_tags, key_data: dict) -> None:
+    """Store mesh and tags as XDMF/HDF5 (collective); the .json marker is written last."""
+    comm = mesh.comm
+    if comm.rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    mesh.name = "mesh"
+    with dolfinx.io.XDMFFile(comm, path, "w") as f:
+        f.write_mesh(mesh)
+        for name, tags in (("cell_tags", cell_tags), ("facet_tags", facet_tags)):
+            named = dolfinx.mesh.meshtags(mesh, tags.dim, tags.indices, tags.values)
+            named.name = name
+            f.write_meshtags(named, mesh.geometry)
+    comm.barrier()
+    if comm.rank == 0:
+        cells = mesh.topology.index_map(tdim).size_global
+        path.with_suffix(".json").write_text(
+            json.dumps({**key_data, "cells": cells}, indent=1, default=str))
+    comm.barrier()
+
+
+def read_cached(path: Path, comm: MPI.Comm):
+    """(mesh, cell tags, facet tags) from a cache entry, partitioned over `comm`."""
+    with dolfinx.io.XDMFFile(comm, path, "r") as f:
+        mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.shared_facet, name="mesh")
+        tdim = mesh.topology.dim
+        mesh.topology.create_connectivity(tdim - 1, tdim)
+        tags = [f.read_meshtags(mesh, name) for name in ("cell_tags", "facet_tags")]
+    # Ghost entities take their owner's value, as after model_to_mesh and refinement.
+    complete = []
+    for t in tags:
+        imap = mesh.topology.index_map(t.dim)
+        owned = np.arange(imap.size_local, dtype=np.int32)
+        complete.append(_tags_from_owned(mesh, t.dim, owned, _dense(t, imap)[owned]))
+    return mesh, complete[0], complete[1]
 
 
 def _generate(build, geometry, mesh_params, dim: int) -> None:

@@ -1,5 +1,6 @@
 """Shared test set-up. femsolver is imported first: it loads dolfinx_solver before dolfinx."""
 
+import os
 import shutil
 import sys
 import tempfile
@@ -8,6 +9,9 @@ from pathlib import Path
 import femsolver  # noqa: F401
 import pytest
 from mpi4py import MPI
+
+# Tests never read or fill a user's mesh cache; the cache tests set their own directory.
+os.environ.pop("FEMSOLVER_MESH_CACHE", None)
 
 
 @pytest.fixture

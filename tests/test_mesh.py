@@ -3,7 +3,11 @@
 Runs in serial and under `mpirun -n 2`; every measure is assembled and summed over ranks.
 """
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import dolfinx.mesh
 import gmsh
@@ -16,7 +20,8 @@ from mpi4py import MPI
 from femsolver import tags
 from femsolver.case import MeshParams
 from femsolver.errors import GeometryError
-from femsolver.mesh import build_domain, write_domain
+import femsolver.mesh
+from femsolver.mesh import build_domain, cache_path, write_domain
 from femsolver.outputs.regions import plot_regions
 from geometries import REGISTRY, GeometryFamily
 from geometries.li_foil import LiFoilGeometry, layout
@@ -235,3 +240,57 @@ def test_write_domain_and_plot_regions(bare, shared_dir):
     for name in ("cell_tags.xdmf", "cell_tags.h5", "facet_tags.xdmf", "facet_tags.h5",
                  "regions.png", "interface.png"):
         assert (shared_dir / name).stat().st_size > 0
+
+
+# ---- mesh cache (FEMSOLVER_MESH_CACHE) -----------------------------------------------------------
+def _no_gmsh(*args, **kwargs):
+    raise AssertionError("gmsh ran although the mesh is in the cache")
+
+
+def test_cache_key_follows_geometry_and_sizes_not_refine(tmp_path):
+    geometry = LiFoilGeometry(surface="prs")
+    key = cache_path(geometry, COARSE, tmp_path)
+    assert key.parent == tmp_path and key.suffix == ".xdmf"
+    assert cache_path(geometry, replace(COARSE, refine=2), tmp_path) == key
+    assert cache_path(LiFoilGeometry(surface="prs"), COARSE, tmp_path) == key
+    assert cache_path(geometry, replace(COARSE, h_bulk=40e-9), tmp_path) != key
+    assert cache_path(LiFoilGeometry(surface="prs", seed=2), COARSE, tmp_path) != key
+    assert cache_path(geometry, COARSE, "") is None
+
+
+def test_cache_is_filled_then_read_in_parallel(shared_dir, monkeypatch):
+    """The first build runs gmsh and stores the mesh; later builds (any refine) only read."""
+    monkeypatch.setenv("FEMSOLVER_MESH_CACHE", str(shared_dir / "cache"))
+    geometry = LiFoilGeometry(surface="prs")
+    built = build_domain(geometry, COARSE)
+    entry = cache_path(geometry, COARSE)
+    assert entry.exists() and entry.with_suffix(".json").exists()
+    monkeypatch.setattr(femsolver.mesh, "_gmsh_mesh", _no_gmsh)
+    read = build_domain(geometry, COARSE)
+    fine = build_domain(geometry, replace(COARSE, refine=1))
+    cells = [d.mesh.topology.index_map(2).size_global for d in (built, read, fine)]
+    assert cells == [cells[0], cells[0], 4 * cells[0]]
+    assert measures(read) == pytest.approx(measures(built), rel=1e-12)
+    assert measures(fine) == pytest.approx(measures(built), rel=1e-10)
+    assert_tags_complete(read)
+    assert_tags_complete(fine)
+
+
+@pytest.mark.skipif(MPI.COMM_WORLD.size > 1, reason="starts its own mpirun")
+def test_cache_written_by_femsolver_mesh_on_two_ranks_is_read_serially(prs, shared_dir,
+                                                                        monkeypatch):
+    cache = shared_dir / "cache"
+    case = Path(__file__).resolve().parents[1] / "cases" / "li_foil_prs.toml"
+    bin_dir = Path(sys.executable).parent
+    sizes = ["--set", "mesh.h_interface=2.5e-9", "--set", "mesh.h_bulk=50e-9"]
+    subprocess.run([bin_dir / "mpirun", "-n", "2", bin_dir / "femsolver", "mesh", str(case),
+                    "-q", "-o", str(shared_dir / "mesh"), *sizes],
+                   check=True, env={**os.environ, "FEMSOLVER_MESH_CACHE": str(cache)})
+    monkeypatch.setenv("FEMSOLVER_MESH_CACHE", str(cache))
+    monkeypatch.setattr(femsolver.mesh, "_gmsh_mesh", _no_gmsh)
+    from femsolver.case import load_case
+
+    loaded = load_case(case, sizes[1::2])
+    read = build_domain(loaded.geometry, loaded.mesh)
+    assert measures(read) == pytest.approx(measures(prs), rel=1e-12)  # the same geometry
+    assert_tags_complete(read)

@@ -1,0 +1,469 @@
+"""One Newton iteration of femsolver against a P1 Poisson solve on the same mesh.
+
+For each mesh size (`mesh.refine` levels of a case, default the 2D PRS@Li seed case):
+
+* Poisson reference: -div grad p = 1 on the electrolyte submesh, p = 0 on the counter electrode,
+  P1, CG + GAMG (rtol 1e-8): sparsity + assembly, PC set-up and solve, best of `--repeats`.
+  It has as many DOFs as one field of the Newton problem.
+* Newton: the femsolver problem (CellProblem + NewtonSolver, the case's physics). Step 1 runs
+  with the direct solver (it has the switch-on transient and the symbolic factorisation); then
+  each solver in `--linear` restarts from that state and runs `--steps` more steps of time.dt
+  (a solver other than direct first runs one unmeasured step from there: its own set-up).
+  Per Newton iteration of those steps, from PETSc's log events (slowest rank):
+  assembly = SNESFunctionEval + SNESJacobianEval (dolfinx assembly of residual and Jacobian),
+  solve = PCSetUp + KSPSolve (factorisation or GAMG set-up, and the Krylov solve),
+  other = the rest of SNESSolve (line search vector work, convergence test).
+* Seed cases (li_foil bare / prs / ers as shipped): Newton iterations per time step over the
+  whole run, with each solver in `--linear`.
+
+    python benchmarks/newton_vs_poisson.py --refine 0 1 2 3
+    mpirun -n 2 python benchmarks/newton_vs_poisson.py --refine 0 1 2 3
+    python benchmarks/newton_vs_poisson.py --refine 2 3 --scaling    # runs 1 and 2 ranks itself
+    python benchmarks/newton_vs_poisson.py --refine 0 1 2 3 --plot   # docs/img/scaling.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402  (imports femsolver, hence dolfinx_solver, first)
+from _common import COMM, fmt, say, table  # noqa: E402
+
+import numpy as np  # noqa: E402
+import ufl  # noqa: E402
+from dolfinx import fem, mesh as dmesh  # noqa: E402
+from dolfinx.fem import petsc as fem_petsc  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+from petsc4py import PETSc  # noqa: E402
+
+from femsolver import tags  # noqa: E402
+from femsolver.mesh import build_domain  # noqa: E402
+from femsolver.problem import CellProblem, Region  # noqa: E402
+from femsolver.solver import NewtonSolver, bdf_coefficients, start_newton, time_steps  # noqa: E402
+
+EVENTS = ("SNESSolve", "SNESFunctionEval", "SNESJacobianEval", "PCSetUp", "KSPSolve")
+
+
+# ---- Poisson reference -------------------------------------------------------------------------
+def poisson(msh, repeats: int = 2) -> dict:
+    """P1 Poisson on `msh` (p = 0 on the top boundary), CG + GAMG rtol 1e-8; best of `repeats`.
+
+    Form compilation (JIT, cached between runs) and locating the boundary dofs are excluded.
+    """
+    V = fem.functionspace(msh, ("Lagrange", 1))
+    p, q = ufl.TrialFunction(V), ufl.TestFunction(V)
+    a = fem.form(ufl.inner(ufl.grad(p), ufl.grad(q)) * ufl.dx)
+    L = fem.form(fem.Constant(msh, 1.0) * q * ufl.dx)
+    axis = msh.geometry.dim - 1
+    top = msh.comm.allreduce(float(msh.geometry.x[:, axis].max(initial=-np.inf)), op=MPI.MAX)
+    fdim = msh.topology.dim - 1
+    facets = dmesh.locate_entities_boundary(
+        msh, fdim, lambda x: np.isclose(x[axis], top, rtol=0, atol=1e-6 * abs(top)))
+    bc = fem.dirichletbc(0.0, fem.locate_dofs_topological(V, fdim, facets), V)
+    runs = []
+    for _ in range(repeats):
+        t = {}
+        with common.timer(t, "assemble"):
+            A = fem_petsc.assemble_matrix(a, bcs=[bc])
+            A.assemble()
+            b = fem_petsc.assemble_vector(L)
+            fem_petsc.apply_lifting(b, [a], bcs=[[bc]])
+            b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+            fem_petsc.set_bc(b, [bc])
+        with common.timer(t, "setup"):
+            ksp = PETSc.KSP().create(msh.comm)
+            ksp.setOperators(A)
+            ksp.setType("cg")
+            ksp.getPC().setType("gamg")
+            ksp.setTolerances(rtol=1e-8, atol=0.0, max_it=1000)
+            ksp.setUp()
+        x = A.createVecRight()
+        with common.timer(t, "solve"):
+            ksp.solve(b, x)
+        t["iterations"] = ksp.getIterationNumber()
+        t["converged"] = ksp.getConvergedReason() > 0
+        t["total"] = t["assemble"] + t["setup"] + t["solve"]
+        for obj in (ksp, A, b, x):
+            obj.destroy()
+        runs.append(t)
+    best = min(runs, key=lambda r: r["total"])
+    best["dofs"] = V.dofmap.index_map.size_global
+    return best
+
+
+# ---- Newton ------------------------------------------------------------------------------------
+class Events:
+    """PETSc log-event times (s, slowest rank) and counts, as differences between snapshots."""
+
+    def __init__(self):
+        PETSc.Log.begin()
+        self.events = {name: PETSc.Log.Event(name) for name in EVENTS}
+
+    def snapshot(self) -> dict:
+        return {name: (e.getPerfInfo()["time"], e.getPerfInfo()["count"])
+                for name, e in self.events.items()}
+
+    @staticmethod
+    def since(before: dict, after: dict) -> dict:
+        return {name: common.max_over_ranks(after[name][0] - before[name][0]) for name in before}
+
+
+class Stepper:
+    """Fixed time steps of `time.dt` with the femsolver BDF coefficients (no adaptivity)."""
+
+    def __init__(self, problem, dt: float, scheme: str):
+        self.problem, self.dt, self.bdf2 = problem, dt, scheme == "bdf2"
+        self.coefficients = bdf_coefficients
+        self.t, self.dt_previous = 0.0, None
+
+    def step(self, newton) -> tuple[bool, int]:
+        p = self.problem
+        p.set_control(self.t + self.dt)
+        previous = self.dt_previous if self.bdf2 else None
+        for constant, value in zip(p.bdf, self.coefficients(self.dt, previous)):
+            constant.value = value
+        converged, iterations = newton.solve()
+        p.u_nn.x.array[:] = p.u_n.x.array
+        p.u_n.x.array[:] = p.u.x.array
+        self.t += self.dt
+        self.dt_previous = self.dt
+        return converged, iterations
+
+    def save(self):
+        p = self.problem
+        return ([u.x.array.copy() for u in p.unknowns + [p.u_n, p.u_nn]], self.t, self.dt_previous)
+
+    def restore(self, saved) -> None:
+        arrays, self.t, self.dt_previous = saved
+        for u, a in zip(self.problem.unknowns + [self.problem.u_n, self.problem.u_nn], arrays):
+            u.x.array[:] = a
+
+
+def newton_iterations(case, domain, linear: list[str], steps: int,
+                      iterative_max_dofs: float = float("inf")) -> dict:
+    """Per-iteration costs of each solver in `linear` over `steps` steps after a direct step 1.
+
+    The iterative solver is skipped above `iterative_max_dofs` (its time grows fastest).
+    """
+    problem = CellProblem(case, domain)
+    dofs = sum(u.function_space.dofmap.index_map.size_global for u in problem.unknowns)
+    newtons = {"direct": NewtonSolver(problem, replace(case.solver, linear="direct"), COMM,
+                                      common.quiet)}
+    problem.set_switch_on_state()
+    reference = newtons["direct"].residual_norm()
+    newtons["direct"].set_reference_residual(reference)
+    problem.set_initial_guess()
+    stepper = Stepper(problem, case.time.dt, case.time.scheme)
+    events = Events()
+    start = time.perf_counter()
+    converged, first_iterations = stepper.step(newtons["direct"])
+    first_step_s = common.max_over_ranks(time.perf_counter() - start)
+    if not converged:
+        raise SystemExit("step 1 did not converge with the direct solver")
+    saved = stepper.save()
+    out = {"dofs": dofs, "first_step": {"iterations": first_iterations, "seconds": first_step_s}}
+    for kind in linear:
+        if kind == "iterative" and dofs > iterative_max_dofs:
+            out["skipped"] = out.get("skipped", []) + [kind]
+            continue
+        if kind not in newtons:
+            newtons[kind] = NewtonSolver(problem, replace(case.solver, linear=kind), COMM,
+                                         common.quiet)
+            newtons[kind].set_reference_residual(reference)
+        newton = newtons[kind]
+        warmup_s = None
+        if kind != "direct":  # the direct solver is warm from step 1; set this one up alike
+            stepper.restore(saved)
+            start = time.perf_counter()
+            stepper.step(newton)
+            warmup_s = common.max_over_ranks(time.perf_counter() - start)
+        stepper.restore(saved)
+        before = events.snapshot()
+        its, ksp_its, ok = [], 0, True
+        start = time.perf_counter()
+        for _ in range(steps):
+            converged, n = stepper.step(newton)
+            its.append(n)
+            ksp_its += newton.snes.getLinearSolveIterations()
+            ok = ok and converged
+        wall = common.max_over_ranks(time.perf_counter() - start)
+        t = Events.since(before, events.snapshot())
+        n = max(sum(its), 1)
+        assemble = (t["SNESFunctionEval"] + t["SNESJacobianEval"]) / n
+        solve = (t["PCSetUp"] + t["KSPSolve"]) / n
+        out[kind] = {
+            "iterations_per_step": its, "converged": ok, "step_wall_s": wall / steps,
+            "warmup_step_s": warmup_s,
+            "per_iteration": t["SNESSolve"] / n, "assemble": assemble, "solve": solve,
+            "other": t["SNESSolve"] / n - assemble - solve, "ksp_per_iteration": ksp_its / n,
+        }
+    return out
+
+
+def seed_iterations(case_paths, linear: list[str], overrides=()) -> list[dict]:
+    """Newton iterations per time step of whole seed-case runs (their own mesh and times)."""
+    rows = []
+    for path in case_paths:
+        for kind in linear:
+            case = common.load(path, list(overrides) + [f"solver.linear={kind}"])
+            domain = build_domain(case.geometry, case.mesh, COMM)
+            problem = CellProblem(case, domain)
+            newton = start_newton(problem, case.solver, COMM, common.quiet)
+            start = time.perf_counter()
+            its = [s.iterations for s in time_steps(problem, newton, case.time, common.quiet)]
+            rows.append({"case": case.name, "linear": kind, "steps": len(its), "iterations": its,
+                         "wall_s": common.max_over_ranks(time.perf_counter() - start),
+                         "dofs": newton.size})
+    return rows
+
+
+# ---- driver ------------------------------------------------------------------------------------
+def measure(args) -> dict:
+    usage = common.Usage()
+    results = {"ranks": COMM.size, "machine": common.machine(), "case": str(args.case),
+               "overrides": args.set, "sizes": [], "seed": []}
+    for refine in args.refine:
+        case = common.load(args.case, args.set, refine)
+        domain = build_domain(case.geometry, case.mesh, COMM)
+        electrolyte = Region.of(domain, tags.ELECTROLYTE).mesh
+        owned = electrolyte.topology.index_map(electrolyte.topology.dim).size_local
+        row = {"refine": refine, "cells": common.global_cells(domain.mesh),
+               "electrolyte_cells": common.global_cells(electrolyte),
+               # largest rank's share of the electrolyte cells over the mean share
+               "electrolyte_imbalance": COMM.allreduce(owned, op=MPI.MAX) * COMM.size
+               / max(common.global_cells(electrolyte), 1),
+               "poisson": poisson(electrolyte, args.repeats)}
+        row["newton"] = newton_iterations(case, domain, args.linear, args.steps,
+                                          args.iterative_max_dofs)
+        row["peak_rss_max_rank_bytes"] = common.max_over_ranks(common.peak_rss_bytes())
+        results["sizes"].append(row)
+        say(f"  refine {refine}: {row['newton']['dofs']} Newton DOFs measured")
+        del domain, electrolyte
+        gc.collect()
+    if args.seed_cases:
+        results["seed"] = seed_iterations(args.seed_cases, args.linear, args.seed_set)
+    results["usage"] = usage.summary()
+    return results
+
+
+def report(results: dict) -> str:
+    ranks = results["ranks"]
+    out = [f"# newton_vs_poisson: {ranks} rank(s); {results['machine']}",
+           f"# case {Path(results['case']).name} {' '.join(results['overrides'])}"]
+    if "usage" in results:
+        out.append(common.Usage.line(results["usage"]))
+    rows = []
+    for r in results["sizes"]:
+        p = r["poisson"]
+        rows.append([r["refine"], r["cells"], r["electrolyte_cells"],
+                     fmt(r.get("electrolyte_imbalance")), p["dofs"], fmt(p["assemble"]),
+                     fmt(p["setup"]),
+                     fmt(p["solve"]), fmt(p["total"]), p["iterations"],
+                     f"{p['dofs'] / p['total']:.3g}"])
+    out.append(table(["refine", "cells", "electrolyte", "max/mean", "DOFs", "assemble s",
+                      "setup s", "solve s", "total s", "CG its", "DOF/s"], rows,
+                     "\nP1 Poisson on the electrolyte submesh, CG + GAMG rtol 1e-8 (cells: whole "
+                     "mesh and electrolyte; max/mean: electrolyte cells of the fullest rank)"))
+    rows = []
+    for r in results["sizes"]:
+        n, p = r["newton"], r["poisson"]
+        for kind in (k for k in ("direct", "iterative") if k in n):
+            m = n[kind]
+            rows.append([r["refine"], n["dofs"], kind, "/".join(map(str, m["iterations_per_step"]))
+                         + ("" if m["converged"] else " (failed)"),
+                         fmt(m["per_iteration"]), fmt(m["assemble"]), fmt(m["solve"]),
+                         fmt(m["other"]), fmt(m["per_iteration"] / p["total"]),
+                         fmt(m["per_iteration"] / n["dofs"] / (p["total"] / p["dofs"])),
+                         fmt(m["ksp_per_iteration"])])
+        for kind in n.get("skipped", []):
+            rows.append([r["refine"], n["dofs"], kind, "skipped"] + ["-"] * 7)
+    out.append(table(["refine", "DOFs", "linear", "its/step", "s/iteration", "assembly",
+                      "solve", "other", "x Poisson", "x Poisson/DOF", "KSP its/it"], rows,
+                     "\nNewton iteration (steps 2.. after a direct step 1; s per iteration; "
+                     "x Poisson = s/iteration over the Poisson total; /DOF: per DOF of each)"))
+    rows = [[r["refine"], r["newton"]["dofs"], r["newton"]["first_step"]["iterations"],
+             fmt(r["newton"]["first_step"]["seconds"]),
+             f"{r['peak_rss_max_rank_bytes'] / 2**20:.0f}"] for r in results["sizes"]]
+    out.append(table(["refine", "DOFs", "step-1 its (direct)", "step-1 s", "peak RSS MiB/rank"],
+                     rows, "\nStep 1 (switch-on, direct, symbolic factorisation) and memory"))
+    if results["seed"]:
+        rows = [[s["case"], s["dofs"], s["linear"], s["steps"], s["iterations"][0],
+                 f"{np.mean(s['iterations']):.2f}", max(s["iterations"]), fmt(s["wall_s"])]
+                for s in results["seed"]]
+        out.append(table(["case", "DOFs", "linear", "steps", "step-1 its", "mean its",
+                          "max its", "run s"], rows,
+                         "\nSeed cases as shipped: Newton iterations per time step"))
+    return "\n".join(out)
+
+
+def scaling_report(one: dict, two: dict) -> str:
+    rows = []
+    twos = {r["newton"]["dofs"]: r for r in two["sizes"]}
+    for a in one["sizes"]:
+        b = twos.get(a["newton"]["dofs"])
+        if b is None:
+            continue
+        row = [a["refine"], a["newton"]["dofs"],
+               fmt(a["poisson"]["total"] / b["poisson"]["total"])]
+        for kind in ("direct", "iterative"):
+            if kind in a["newton"] and kind in b["newton"]:
+                x, y = a["newton"][kind], b["newton"][kind]
+                row += [fmt(x["assemble"] / y["assemble"]), fmt(x["solve"] / y["solve"]),
+                        fmt(x["per_iteration"] / y["per_iteration"])]
+            else:
+                row += ["-", "-", "-"]
+        rows.append(row)
+    return table(["refine", "DOFs", "Poisson", "direct asm", "direct solve", "direct it",
+                  "iter asm", "iter solve", "iter it"], rows,
+                 "\nStrong scaling 1 -> 2 ranks: speed-up t(1 rank) / t(2 ranks)")
+
+
+def plot(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    styles = {1: "-", 2: "--"}
+    for res in runs:
+        ls = styles.get(res["ranks"], ":")
+        sizes = res["sizes"]
+        ax.loglog([r["poisson"]["dofs"] for r in sizes], [r["poisson"]["total"] for r in sizes],
+                  "k" + ls + "o", label=f"Poisson CG+GAMG, {res['ranks']} rank(s)")
+        for kind, colour in (("direct", "C0"), ("iterative", "C3")):
+            pts = [(r["newton"]["dofs"], r["newton"][kind]["per_iteration"]) for r in sizes
+                   if kind in r["newton"]]
+            if pts:
+                x, y = zip(*pts)
+                ax.loglog(x, y, ls + "s", color=colour,
+                          label=f"Newton iteration, {kind}, {res['ranks']} rank(s)")
+    ax.set_xlabel("DOFs (Poisson: one field; Newton: all unknowns)")
+    ax.set_ylabel("wall time / s (Poisson: whole solve; Newton: one iteration)")
+    ax.set_title(f"{Path(runs[0]['case']).stem}: time vs DOFs")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--case", type=Path, default=common.DEFAULT_CASE)
+    p.add_argument("--refine", type=int, nargs="+", default=[0, 1, 2, 3],
+                   help="mesh.refine levels (sizes), default 0 1 2 3")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="case override, e.g. --set mesh.h_bulk=10e-9 (repeatable)")
+    p.add_argument("--linear", nargs="+", default=["direct", "iterative"],
+                   choices=["direct", "iterative"])
+    p.add_argument("--steps", type=int, default=1, help="measured steps after step 1")
+    p.add_argument("--iterative-max-dofs", type=float, default=1e6,
+                   help="skip the iterative solver above this many Newton DOFs (default 1e6)")
+    p.add_argument("--repeats", type=int, default=2, help="Poisson solves (best is kept)")
+    p.add_argument("--seed-cases", type=Path, nargs="*", default=common.SEED_CASES,
+                   help="cases whose Newton iterations per step are counted (none: skip)")
+    p.add_argument("--seed-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override for the seed-case runs only (repeatable)")
+    p.add_argument("--json", type=Path, help="also write the figures as JSON")
+    p.add_argument("--plot", type=Path, nargs="?", const=common.DEFAULT_PLOT,
+                   help=f"write the log-log plot (default {common.DEFAULT_PLOT})")
+    p.add_argument("--from", dest="sources", type=Path, nargs="+", metavar="JSON",
+                   help="measure nothing: print and plot the --json files of earlier runs "
+                   "(sizes of runs with the same rank count are merged)")
+    p.add_argument("--scaling", action="store_true",
+                   help="run this script under mpirun -n 1 and -n 2 and print the speed-ups")
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parser().parse_args(argv)
+    if args.sources:
+        runs = merge_runs(args.sources)
+        for res in runs:
+            say(report(res) + "\n")
+        if len(runs) == 2:
+            say(scaling_report(*runs))
+        if args.plot and COMM.rank == 0:
+            plot(runs, args.plot)
+            say(f"plot: {args.plot}")
+        return {"runs": runs}
+    if args.scaling:
+        if COMM.size > 1:
+            raise SystemExit("--scaling starts its own mpirun: run it serially")
+        argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--scaling"]
+        child = strip_options(argv, {"--json": 1, "--plot": "?"})
+        runs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for n in (1, 2):
+                runs.append(common.run_ranks(Path(__file__), child, n, Path(tmp) / f"{n}.json"))
+        text = scaling_report(*runs)
+        say(text)
+        results = {"runs": runs}
+        common.write_json(args.json, results)
+        if args.plot:
+            plot(runs, args.plot)
+            say(f"plot: {args.plot}")
+        return results
+    results = measure(args)
+    say(report(results))
+    common.write_json(args.json, results)
+    if args.plot and COMM.rank == 0:
+        plot([results], args.plot)
+        say(f"plot: {args.plot}")
+    return results
+
+
+def merge_runs(paths) -> list[dict]:
+    """Runs (one per rank count) from --json files; sizes sorted by DOFs, seed rows kept."""
+    by_ranks = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        for res in data.get("runs", [data]):
+            merged = by_ranks.setdefault(res["ranks"], {**res, "sizes": {}, "seed": []})
+            for size in res["sizes"]:
+                # The same size from several files: the first Poisson, every solver measured
+                known = merged["sizes"].setdefault(size["newton"]["dofs"], size)
+                for kind in ("direct", "iterative"):
+                    if kind in size["newton"] and kind not in known["newton"]:
+                        known["newton"][kind] = size["newton"][kind]
+                        skipped = known["newton"].get("skipped", [])
+                        known["newton"]["skipped"] = [k for k in skipped if k != kind]
+            merged["seed"] += res["seed"]
+    for res in by_ranks.values():
+        res["sizes"] = [res["sizes"][dofs] for dofs in sorted(res["sizes"])]
+    return [by_ranks[n] for n in sorted(by_ranks)]
+
+
+def strip_options(argv: list[str], options: dict) -> list[str]:
+    """argv without the given options and their values (1 value, or '?' = an optional one)."""
+    out, skip = [], 0
+    for k, a in enumerate(argv):
+        if skip:
+            skip -= 1
+            continue
+        name = a.split("=", 1)[0]
+        if name in options:
+            if "=" in a:
+                continue
+            n = options[name]
+            if n == "?":
+                n = 1 if k + 1 < len(argv) and not argv[k + 1].startswith("--") else 0
+            skip = n
+            continue
+        out.append(a)
+    return out
+
+
+if __name__ == "__main__":
+    main()
