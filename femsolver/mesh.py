@@ -42,6 +42,7 @@ class Domain:
     facet_tags: dolfinx.mesh.MeshTags
     projected_area: float  # projected working-electrode area: m in 2D (width), m2 in 3D
     reference_length: float  # length unit of the geometry family, m
+    axisymmetric: bool = False  # 2D (r, z) section of a body of revolution: x[0] = r, x[1] = z
 
 
 def build_domain(geometry, mesh_params, comm: MPI.Comm = MPI.COMM_WORLD,
@@ -64,7 +65,8 @@ def build_domain(geometry, mesh_params, comm: MPI.Comm = MPI.COMM_WORLD,
     mesh.name, cell_tags.name, facet_tags.name = "mesh", "cell_tags", "facet_tags"
     return Domain(mesh=mesh, cell_tags=cell_tags, facet_tags=facet_tags,
                   projected_area=geometry.projected_area,
-                  reference_length=geometry.reference_length)
+                  reference_length=geometry.reference_length,
+                  axisymmetric=getattr(geometry, "axisymmetric", False))
 
 
 def _gmsh_mesh(geometry, mesh_params, comm: MPI.Comm, verbose: bool):
