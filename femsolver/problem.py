@@ -20,11 +20,13 @@ from dataclasses import dataclass
 import basix.ufl
 import numpy as np
 import ufl
-from dolfinx import fem, mesh as dmesh
+from dolfinx import fem
+from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from femsolver import tags
 from femsolver.errors import GeometryError
+from femsolver.measures import measure
 from femsolver.models import electrolyte_model, invert_reaction
 from femsolver.physics import electrode
 from femsolver.physics.constants import FARADAY, thermal_voltage
@@ -59,9 +61,11 @@ class Scaling:
 
 
 class Interface:
-    """Working interface facets of the parent mesh with the electrolyte always on the '+' side."""
+    """Interface facets of the parent mesh (`facet_tags`, default the working interface) with the
+    electrolyte (`electrolyte_cells`) always on the '+' side."""
 
-    def __init__(self, domain, electrolyte_cells: np.ndarray):
+    def __init__(self, domain, electrolyte_cells: np.ndarray,
+                 facet_tags=(tags.WORKING_ACTIVE, tags.WORKING_BLOCKING)):
         msh = domain.mesh
         tdim = msh.topology.dim
         msh.topology.create_connectivity(tdim - 1, tdim)
@@ -70,14 +74,14 @@ class Interface:
         in_electrolyte = np.zeros(num_cells, dtype=bool)
         in_electrolyte[electrolyte_cells] = True
         self.subdomain_data = []
-        for tag in (tags.WORKING_ACTIVE, tags.WORKING_BLOCKING):
+        for tag in facet_tags:
             facets = domain.facet_tags.find(tag)
             pairs = fem.compute_integration_domains(
                 fem.IntegralType.interior_facet, msh.topology, facets).reshape(-1, 4)
             swap = ~in_electrolyte[pairs[:, 0]]
             pairs[swap] = pairs[swap][:, [2, 3, 0, 1]]
             self.subdomain_data.append((tag, pairs.ravel()))
-        self.dS = ufl.Measure("dS", domain=msh, subdomain_data=self.subdomain_data)
+        self.dS = measure("dS", domain, subdomain_data=self.subdomain_data)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,16 @@ class Region:
         imap = self.mesh.topology.index_map(self.mesh.topology.dim)
         local = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
         return self.cell_map.sub_topology_to_topology(local, inverse=False)
+
+
+def facet_dofs(domain, space, region: Region, facet_tags) -> np.ndarray:
+    """Local dofs of `space` (on `region`) on the parent facets with any of `facet_tags`."""
+    sub_tags = dmesh.transfer_meshtags_to_submesh(
+        domain.facet_tags, region.mesh, region.vertex_map, region.cell_map)
+    tdim = region.mesh.topology.dim
+    region.mesh.topology.create_connectivity(tdim - 1, tdim)
+    facets = np.concatenate([sub_tags.find(t) for t in facet_tags])
+    return fem.locate_dofs_topological(space, tdim - 1, facets)
 
 
 class CellProblem:
@@ -142,8 +156,8 @@ class CellProblem:
 
         tests = ufl.TestFunctions(ufl.MixedFunctionSpace(*spaces))
         v, w, q = tests[:3]
-        dx = ufl.Measure("dx", domain=msh, subdomain_data=domain.cell_tags)
-        ds = ufl.Measure("ds", domain=msh, subdomain_data=domain.facet_tags)
+        dx = measure("dx", domain, subdomain_data=domain.cell_tags)
+        ds = measure("ds", domain, subdomain_data=domain.facet_tags)
         dS = interface.dS
 
         # Time derivative du/dt = a0 u + a1 u_n + a2 u_nn (BDF1/BDF2, set by the stepper).
@@ -205,13 +219,7 @@ class CellProblem:
         self.residual = ufl.extract_blocks(residual)
 
     def _facet_dofs(self, space, region: Region, facet_tags) -> np.ndarray:
-        """Local dofs of `space` (on `region`) on the parent facets with any of `facet_tags`."""
-        sub_tags = dmesh.transfer_meshtags_to_submesh(
-            self.domain.facet_tags, region.mesh, region.vertex_map, region.cell_map)
-        tdim = region.mesh.topology.dim
-        region.mesh.topology.create_connectivity(tdim - 1, tdim)
-        facets = np.concatenate([sub_tags.find(t) for t in facet_tags])
-        return fem.locate_dofs_topological(space, tdim - 1, facets)
+        return facet_dofs(self.domain, space, region, facet_tags)
 
     def surface_dofs(self) -> np.ndarray:
         """Dofs of u on the electrode surfaces (working active part and counter electrode)."""

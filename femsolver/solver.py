@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from dolfinx import fem
@@ -246,7 +246,9 @@ def time_steps(problem, newton: NewtonSolver, time_params,
         dt_previous = dt
         yield Step(index, t, dt, iterations)
         if abs(t - stop) <= 1e-12 * stop:
-            dt = time_params.dt  # the control changed: start small again
+            # The control changed: start small again, and restart BDF2 with one BDF1 step
+            # (its history spans the kink in the solution, which would make it first order).
+            dt, dt_previous = time_params.dt, None
         elif iterations <= 3:
             dt = min(dt * time_params.growth, dt_max)
 

@@ -2,4 +2,4 @@
 library code now (the verification benchmarks use them): femsolver.verification.domains."""
 
 from femsolver.verification.domains import (  # noqa: F401
-    RectangleDomain, integrate, make_case, rectangle_domain)
+    integrate, make_case, rectangle_domain)

@@ -1,22 +1,17 @@
 """Concentrated-solution electrolyte (Newman): the dilute model as its special case, a steady
-planar cell with concentration-dependent conductivity against its analytic solution, and
-manufactured-solution convergence rates."""
+planar cell with concentration-dependent conductivity against its analytic solution. The
+manufactured-solution rates are femsolver.verification.mms rows (tests/test_verification.py)."""
 
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import ufl
-from mpi4py import MPI
 
 from femsolver.cli import main
 from femsolver.physics.concentrated import butler_volmer
 from femsolver.physics.constants import FARADAY, thermal_voltage
 from femsolver.physics.kinetics import invert
-from femsolver.problem import CellProblem
-from femsolver.solver import start_newton
-from helpers import integrate, make_case, rectangle_domain
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 COARSE = ["-q", "--set", "mesh.h_interface=4e-9", "--set", "mesh.h_bulk=50e-9",
@@ -74,41 +69,3 @@ def test_steady_planar_cell_with_nyman_conductivity_matches_analytic_voltage(sha
     # Observed: c(0) within 3e-8 relative, V within 4.1e-7 V of V_exact = -0.635 V.
     assert summary["min_surface_concentration_mol_m3"] == pytest.approx(c(0), rel=1e-6)
     assert summary["cell_voltage_V"] == pytest.approx(V_exact, abs=2e-6)
-
-
-L_MMS, T_MMS = 1e-6, 0.25e-6
-
-
-def exact_fields(x):
-    X, Y = x[0] / L_MMS, x[1] / L_MMS
-    return (0.2 * ufl.cos(np.pi * X) * ufl.cos(1.5 * Y) + 0.1 * Y,
-            0.3 * ufl.sin(1.2 * X + 0.4) * ufl.exp(-0.5 * Y) + 0.2 * Y)
-
-
-def mms_errors(n, degree):
-    case = make_case(
-        electrolyte={"model": "concentrated", "material": "LiPF6_EC_EMC_Nyman2008",
-                     "thermodynamic_factor": "1 + 0.3*c/1000"},
-        kinetics={"i0": 1e4, "alpha_a": 0.4, "alpha_c": 0.6},
-        control={"current_density": 5e3}, time={"mode": "steady"}, solver={"rtol": 1e-12})
-    domain = rectangle_domain(L_MMS, L_MMS, T_MMS, n, n, max(n // 4, 1),
-                              active=lambda p: p[0] < 0.6 * L_MMS)
-    p = CellProblem(case, domain, degree=degree)
-    u_e, phi_e = exact_fields(ufl.SpatialCoordinate(domain.mesh))
-    mapping = {p.u: u_e, p.phi: phi_e, p.V: ufl.as_ufl(-0.7), p.unknowns[-1]: ufl.as_ufl(0.0)}
-    p.residual = ufl.extract_blocks(p.residual_form - ufl.replace(p.residual_form, mapping))
-    converged, _ = start_newton(p, case.solver, MPI.COMM_WORLD, lambda m: None).solve()
-    assert converged
-    u_e, phi_e = exact_fields(ufl.SpatialCoordinate(p.mesh_e))
-    dx = ufl.dx(domain=p.mesh_e)
-    return [integrate((p.u - u_e) ** 2 * dx) ** 0.5, integrate((p.phi - phi_e) ** 2 * dx) ** 0.5,
-            integrate(ufl.inner(ufl.grad(p.u - u_e), ufl.grad(p.u - u_e)) * dx) ** 0.5]
-
-
-@pytest.mark.parametrize("degree, sizes", [(1, (8, 16, 32)), (2, (4, 8, 16))])
-def test_concentrated_mms_rates(degree, sizes):
-    errors = np.array([mms_errors(n, degree) for n in sizes])
-    rates = np.log2(errors[:-1] / errors[1:])[-1]
-    # Observed: P1 1.99, 1.99, 1.00; P2 2.98, 3.04, 1.98.
-    assert rates[0] > degree + 0.85 and rates[1] > degree + 0.85  # L2 of u and Phi
-    assert rates[2] > degree - 0.1  # H1 of u

@@ -28,7 +28,17 @@ from femsolver.solver import time_steps
 from femsolver.verification import Row, relative_error, solving
 from femsolver.verification.domains import rectangle_domain
 from femsolver.verification.planar_steady import (
-    C0, D_MINUS, D_PLUS, I0, L, QUIET, W, limiting_current, make_case, planar)
+    C0,
+    D_MINUS,
+    D_PLUS,
+    I0,
+    QUIET,
+    L,
+    W,
+    limiting_current,
+    make_case,
+    planar,
+)
 from femsolver.verification.planar_transient import concentration
 
 TITLE = "8. Conservation"

@@ -6,25 +6,14 @@ would add nothing but meshing time); the tests use them too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from dolfinx import fem, mesh as dmesh
+from dolfinx import fem
+from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from femsolver import tags
 from femsolver.case import SECTIONS, Case, build_section
-
-
-@dataclass(frozen=True)
-class RectangleDomain:
-    """Electrode [0, W] x [-T, 0] below electrolyte [0, W] x [0, H]; the solver's Domain fields."""
-
-    mesh: dmesh.Mesh
-    cell_tags: dmesh.MeshTags
-    facet_tags: dmesh.MeshTags
-    reference_length: float
-    projected_area: float
+from femsolver.mesh import Domain
 
 
 def rectangle_domain(W, H, T, nx, ny_electrolyte, ny_electrode, active=lambda x: True,
@@ -45,28 +34,35 @@ def rectangle_domain(W, H, T, nx, ny_electrolyte, ny_electrode, active=lambda x:
     cell_tags = dmesh.meshtags(msh, tdim, cells, np.where(
         mid[:, 1] < 0, tags.ELECTRODE, tags.ELECTROLYTE).astype(np.int32))
     msh.topology.create_connectivity(tdim - 1, tdim)
-    interface = dmesh.locate_entities(msh, tdim - 1, lambda x: np.isclose(x[1], 0.0))
+    # Absolute tolerance from the domain size (np.isclose's default 1e-8 m exceeds the element
+    # size of sub-micrometre meshes).
+    tol = 1e-9 * max(W, T + H)
+
+    def on(coordinate, value):
+        return np.isclose(coordinate, value, rtol=0.0, atol=tol)
+
+    interface = dmesh.locate_entities(msh, tdim - 1, lambda x: on(x[1], 0.0))
     fmid = dmesh.compute_midpoints(msh, tdim - 1, interface)
     is_active = np.array([bool(active(p)) for p in fmid], dtype=bool)
     groups = {
         tags.WORKING_ACTIVE: interface[is_active],
         tags.WORKING_BLOCKING: interface[~is_active],
-        tags.COUNTER: dmesh.locate_entities_boundary(msh, 1, lambda x: np.isclose(x[1], H)),
-        tags.CURRENT_COLLECTOR: dmesh.locate_entities_boundary(msh, 1, lambda x: np.isclose(x[1], -T)),
-        tags.ELECTROLYTE_SIDES: _sides(msh, W, lambda y: y >= 0),
-        tags.ELECTRODE_SIDES: _sides(msh, W, lambda y: y <= 0),
+        tags.COUNTER: dmesh.locate_entities_boundary(msh, 1, lambda x: on(x[1], H)),
+        tags.CURRENT_COLLECTOR: dmesh.locate_entities_boundary(msh, 1, lambda x: on(x[1], -T)),
+        tags.ELECTROLYTE_SIDES: _sides(msh, W, lambda y: y >= 0, on),
+        tags.ELECTRODE_SIDES: _sides(msh, W, lambda y: y <= 0, on),
     }
     facets = np.concatenate(list(groups.values()))
     values = np.concatenate([np.full(len(f), t, dtype=np.int32) for t, f in groups.items()])
     order = np.argsort(facets)
     facet_tags = dmesh.meshtags(msh, tdim - 1, facets[order], values[order])
-    return RectangleDomain(msh, cell_tags, facet_tags, H, W)
+    return Domain(msh, cell_tags, facet_tags, projected_area=W, reference_length=H)
 
 
-def _sides(msh, W, region):
+def _sides(msh, W, region, on):
     """Facets on x = 0 or x = W (each side located alone, so a bottom facet spanning 0..W is not)."""
     return np.concatenate([
-        dmesh.locate_entities_boundary(msh, 1, lambda x, s=s: np.isclose(x[0], s) & region(x[1]))
+        dmesh.locate_entities_boundary(msh, 1, lambda x, s=s: on(x[0], s) & region(x[1]))
         for s in (0.0, W)])
 
 

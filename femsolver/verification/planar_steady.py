@@ -29,7 +29,7 @@ D_PLUS, D_MINUS = 1.5e-9, 0.8e-9  # t+ = 0.652
 C0 = 1000.0
 I0 = 10.0
 TEMPERATURE = 298.15
-QUIET = lambda message: None  # noqa: E731
+QUIET = lambda message: None
 SIZES = {0: (50, 100), 1: (50, 100, 200), 2: (50, 100, 200, 400), 3: (50, 100, 200, 400, 800)}
 
 SETUP = f"""\

@@ -20,7 +20,14 @@ from femsolver.problem import CellProblem
 from femsolver.solver import time_steps
 from femsolver.verification import Row, observed_rate, solving
 from femsolver.verification.planar_steady import (
-    C0, D_MINUS, D_PLUS, L, QUIET, limiting_current, planar)
+    C0,
+    D_MINUS,
+    D_PLUS,
+    QUIET,
+    L,
+    limiting_current,
+    planar,
+)
 
 TITLE = "2. Closed planar cell after a current step"
 D_AMBIPOLAR = 2 * D_PLUS * D_MINUS / (D_PLUS + D_MINUS)

@@ -55,7 +55,7 @@ EDGE = 0.8  # compare for |x| < EDGE a
 # h_interface (h_bulk = 10 h_interface), halved per level
 SEQUENCE = [1e-9 / 2 ** j for j in range(5)]
 LEVELS = {0: 2, 1: 3, 2: 4, 3: 5}
-QUIET = lambda message: None  # noqa: E731
+QUIET = lambda message: None
 
 SETUP = f"""\
 The `li_foil` geometry (gmsh) with surface "bare": {SITES} regular active strips of
@@ -93,20 +93,40 @@ def exact_resistance() -> float:
     return np.log(1 / np.sin(np.pi * FRACTION / 2)) / np.pi
 
 
-def solve(h_interface, i0=I0, dt=DT, comm=MPI.COMM_WORLD) -> tuple[float, float]:
-    """(R kappa / p, largest relative error of i/i_app for |x| < 0.8 a) on one mesh."""
-    geo = geometry()
-    case = make_case(geometry=geo, mesh={"h_interface": h_interface, "h_bulk": 10 * h_interface},
-                     electrolyte={"c0": C0, "D_cation": D_ION, "D_anion": D_ION,
-                                  "temperature": TEMPERATURE},
-                     kinetics={"i0": i0, "counter": "ideal"},
-                     control={"current_density": I_APP},
-                     time={"end": dt, "dt": dt, "scheme": "bdf1"}, solver={"rtol": 1e-12})
-    domain = build_domain(geo, case.mesh, comm)
+def ohmic_case(i0, dt=DT, current_density=I_APP, **sections):
+    """A case for the ohmic (primary or secondary) limit: D+ = D- (no diffusion current),
+    c0 and T as above (kappa = KAPPA), ideal counter electrode, one backward-Euler step of dt.
+    `sections` add to or override the case (e.g. geometry, mesh)."""
+    return make_case(**{
+        "electrolyte": {"c0": C0, "D_cation": D_ION, "D_anion": D_ION,
+                        "temperature": TEMPERATURE},
+        "kinetics": {"i0": i0, "counter": "ideal"},
+        "control": {"current_density": current_density},
+        "time": {"end": dt, "dt": dt, "scheme": "bdf1"}, "solver": {"rtol": 1e-12},
+        **sections})
+
+
+def solve_ohmic(case, domain, comm=MPI.COMM_WORLD, adjust=None) -> CellProblem:
+    """The CellProblem of an `ohmic_case` after its one time step: just after switch-on the
+    concentration has not moved, so the potential solves Laplace's equation (conductivity
+    KAPPA) with the Butler-Volmer boundary. `adjust(problem)` may change the problem (e.g.
+    its boundary conditions) before the solver is built."""
     p = CellProblem(case, domain)
+    if adjust is not None:
+        adjust(p)
     with solving(p, comm) as newton:
         for _ in time_steps(p, newton, case.time, QUIET):
             pass
+    return p
+
+
+def solve(h_interface, i0=I0, dt=DT, comm=MPI.COMM_WORLD) -> tuple[float, float]:
+    """(R kappa / p, largest relative error of i/i_app for |x| < 0.8 a) on one mesh."""
+    geo = geometry()
+    case = ohmic_case(i0, dt, geometry=geo,
+                      mesh={"h_interface": h_interface, "h_bulk": 10 * h_interface})
+    domain = build_domain(geo, case.mesh, comm)
+    p = solve_ohmic(case, domain, comm)
     VT = p.thermal_voltage
     charge_transfer = VT / (i0 * (case.kinetics.alpha_a + case.kinetics.alpha_c))  # ohm m2
     V = p.V.x.array[0] * VT
