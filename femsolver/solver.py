@@ -14,18 +14,19 @@ from petsc4py import PETSc
 
 from femsolver.errors import CaseError, SolverError
 
-# MUMPS LU as the preconditioner of GMRES on the current Jacobian. The factorisation is kept
+# Both solvers keep their preconditioner (the MUMPS factorisation, or the GAMG hierarchies)
 # between Newton iterations and time steps (`snes_lag_preconditioner` -2: build at the next
-# Jacobian, then never) and rebuilt only when GMRES needs more than REFACTOR_AFTER iterations:
-# the Jacobian changes little from step to step, and the factorisation was ~80 % of an iteration.
+# Jacobian, then never) and rebuild it only when the Krylov solve on the current Jacobian needs
+# more than max(REFACTOR_AFTER, 2 x the iterations right after the last build): the Jacobian
+# changes little from step to step, and the factorisation was ~80 % of an iteration.
+REUSE = {"snes_lag_preconditioner": -2, "snes_lag_preconditioner_persists": True}
 DIRECT = {
     "ksp_type": "gmres",
     "ksp_rtol": 1e-12,
     "ksp_max_it": 60,
     "pc_type": "lu",
     "pc_factor_mat_solver_type": "mumps",
-    "snes_lag_preconditioner": -2,
-    "snes_lag_preconditioner_persists": True,
+    **REUSE,
 }
 REFACTOR_AFTER = 8
 # A solve is converged once its residual is within this factor of the residual at which an
@@ -39,16 +40,24 @@ ITERATIVE = {
     "ksp_max_it": 300,
     "pc_type": "fieldsplit",
     "pc_fieldsplit_type": "symmetric_multiplicative",
+    **REUSE,
 }
 
 
 def _split_options(problem) -> dict:
-    """Per-block options for ITERATIVE: GAMG on fields, LU on one-dof (Real) blocks."""
+    """Per-block options for ITERATIVE: GAMG on fields, LU on one-dof (Real) blocks.
+
+    GAMG's default aggregation threshold (none) let the Krylov iterations per Newton iteration
+    grow with refinement on the graded Li-foil meshes (35 -> 164 over 8k -> 500k DOFs); 0.05
+    drops weak couplings and kept them at ~10 from 8k to 126k DOFs (docs/performance.md).
+    """
     options = {}
     for k, u in enumerate(problem.unknowns):
         real = u.function_space.dofmap.index_map.size_global == 1
         options |= {f"fieldsplit_{k}_ksp_type": "preonly",
                     f"fieldsplit_{k}_pc_type": "lu" if real else "gamg"}
+        if not real:
+            options[f"fieldsplit_{k}_pc_gamg_threshold"] = 0.05
     return options
 
 
@@ -85,7 +94,7 @@ class NewtonSolver:
             raise CaseError(f"PETSc rejected the solver options (solver.petsc_options = "
                             f"{params.petsc_options}): error code {err.ierr}; see PETSc's "
                             "message above") from None
-        self.reuses_factorisation = options.get("snes_lag_preconditioner") == -2
+        self.reuses_preconditioner = options.get("snes_lag_preconditioner") == -2
         self.snes = self.problem.solver
         if iterative:
             # The splits are the nest blocks; they must be known before the options are read.
@@ -96,7 +105,8 @@ class NewtonSolver:
         self.progress = progress
         self.atol = 0.0
         self.floor = 0.0
-        self.refactorise = False
+        self.rebuild = False
+        self.fresh_iterations = None  # Krylov iterations right after the last build
         self.ksp = self.snes.getKSP()
         self.snes.setMonitor(self._monitor)
         self.snes.setConvergenceTest(self._converged)
@@ -107,8 +117,10 @@ class NewtonSolver:
             self.progress(f"    Newton {iteration:2d}  |F| = {residual:.3e}")
             return
         linear = self.ksp.getIterationNumber()
-        if linear > REFACTOR_AFTER:
-            self.refactorise = self.reuses_factorisation
+        if self.fresh_iterations is None:
+            self.fresh_iterations = linear
+        if linear > max(REFACTOR_AFTER, 2 * self.fresh_iterations):
+            self.rebuild = self.reuses_preconditioner
         self.progress(f"    Newton {iteration:2d}  |F| = {residual:.3e}  ({linear} linear its)")
 
     def residual_norm(self) -> float:
@@ -148,20 +160,21 @@ class NewtonSolver:
 
     def solve(self) -> tuple[bool, int]:
         """One Newton solve from the current unknowns; returns (converged, iterations)."""
-        if self.refactorise:
-            self._rebuild_factorisation()
+        if self.rebuild:
+            self._rebuild_preconditioner()
         self.problem.solve()
         reason = self.snes.getConvergedReason()
-        self.refactorise |= reason < 0 and self.reuses_factorisation  # retry from a fresh one
+        self.rebuild |= reason < 0 and self.reuses_preconditioner  # retry from a fresh one
         return reason > 0, self.snes.getIterationNumber()
 
-    def _rebuild_factorisation(self) -> None:
-        """Factorise at the next Jacobian (petsc4py has no setter for the SNES lag)."""
+    def _rebuild_preconditioner(self) -> None:
+        """Rebuild at the next Jacobian (petsc4py has no setter for the SNES lag)."""
         options = PETSc.Options(self.snes.getOptionsPrefix())
         options["snes_lag_preconditioner"] = -2
         self.snes.setFromOptions()
         options.delValue("snes_lag_preconditioner")
-        self.refactorise = False
+        self.rebuild = False
+        self.fresh_iterations = None
 
 
 @dataclass
