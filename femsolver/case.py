@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from femsolver.errors import CaseError
+from femsolver.materials.active import MATERIALS, OCP, active_material
 from femsolver.materials.electrolytes import ELECTROLYTES, KEYS, concentrated_properties
+from femsolver.materials.solid_electrolytes import SOLID_ELECTROLYTES, ionic_conductivities
 
 
-def param(default, doc, choices=None, positive=False, fraction=False):
+def param(default, doc, choices=None, positive=False, fraction=False, nonnegative=False):
     """A case key: default value, doc with unit, and simple validation rules."""
-    meta = {"doc": doc, "choices": choices, "positive": positive, "fraction": fraction}
+    meta = {"doc": doc, "choices": choices, "positive": positive, "fraction": fraction,
+            "nonnegative": nonnegative}
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -80,8 +83,9 @@ class KineticsParams:
     activation_energy: float = param(
         0.0, "Arrhenius activation energy of i0 (given at electrolyte.reference_temperature), "
         "J/mol")
-    counter: str = param("butler_volmer", "counter-electrode kinetics",
-                        choices=("butler_volmer", "ideal"))
+    counter: str = param("butler_volmer", "counter-electrode kinetics (particle geometries: "
+                         "ideal only, an ideal Li electrode)",
+                         choices=("butler_volmer", "ideal"))
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,15 @@ class ControlParams:
     rest_after: float | None = param(
         None, "galvanostatic: the current is switched off (open circuit) at this time, s; "
         "e.g. restricted-diffusion relaxation", positive=True)
+    c_rate: float | None = param(
+        None, "particle geometries: applied current as a C-rate, 1/h (1C = active mass x "
+        "active.specific_capacity per hour)", positive=True)
+    direction: str = param("discharge", "particle geometries: discharge (Li into the core) or "
+                           "charge (Li out of it)", choices=("discharge", "charge"))
+    voltage_min: float = param(2.6, "particle geometries: lower cut-off voltage, V vs Li; a "
+                               "discharge stops there (status 'cutoff')", positive=True)
+    voltage_max: float = param(4.3, "particle geometries: upper cut-off voltage, V vs Li; a "
+                               "charge stops there (status 'cutoff')", positive=True)
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,59 @@ class OutputParams:
                       positive=True)
 
 
+@dataclass(frozen=True)
+class ActiveParams:
+    material: str = param("NMC811_Chen2020", "named active material "
+                          "(femsolver/materials/active.py); its values are the defaults of the "
+                          "keys below", choices=tuple(MATERIALS))
+    diffusivity: float | None = param(None, "Li diffusivity in the core D_s, m2/s",
+                                      positive=True)
+    max_concentration: float | None = param(None, "maximum Li concentration c_max, mol/m3",
+                                            positive=True)
+    density: float | None = param(None, "density of the active material, kg/m3", positive=True)
+    specific_capacity: float | None = param(
+        None, "capacity per mass that defines 1C, A h/kg (200 = 200 mAh/g)", positive=True)
+    ocp: str | None = param(None, "named open-circuit potential U(x), V vs Li "
+                            "(femsolver/materials/active.py)", choices=tuple(OCP))
+    initial_stoichiometry: float | None = param(
+        None, "initial x0 = c_s/c_max, 1", fraction=True)
+    conductivity: float | None = param(
+        None, "electronic conductivity of the core, S/m (omitted: equipotential core)",
+        positive=True)
+    rate_constant: float | None = param(
+        None, "k of i0 = k c_s^alpha_c (c_max - c_s)^alpha_a, A/m2 per "
+        "(mol/m3)^(alpha_a + alpha_c)", positive=True)
+    rate_activation_energy: float | None = param(
+        None, "Arrhenius activation energy of rate_constant, J/mol", nonnegative=True)
+
+
+@dataclass(frozen=True)
+class SolidElectrolyteParams:
+    material: str = param("Li6PS5Cl_seed003", "named solid electrolyte "
+                          "(femsolver/materials/solid_electrolytes.py); its values are the "
+                          "defaults of the keys below", choices=tuple(SOLID_ELECTROLYTES))
+    conductivity: float | None = param(
+        None, "ionic conductivity at electrolyte.reference_temperature, S/m", positive=True)
+    activation_energy: float | None = param(
+        None, "Arrhenius activation energy of the conductivities, J/mol", nonnegative=True)
+    shell_conductivity: float | None = param(
+        None, "ionic conductivity of the shell at the reference temperature, S/m (default: "
+        "conductivity)", positive=True)
+    matrix: str = param("solid", "what fills the space around the particles: solid (this solid "
+                        "electrolyte) or liquid (the [electrolyte]: a hybrid cell)",
+                        choices=("solid", "liquid"))
+
+
+@dataclass(frozen=True)
+class CoatingParams:
+    film_resistance: float = param(
+        0.0, "area-specific resistance of the coating (e.g. LiNbO3) in series with the "
+        "core-surface kinetics, ohm m2", nonnegative=True)
+    conductivity: float | None = param(
+        None, "ionic conductivity of a meshed coating, S/m (only when the geometry meshes it)",
+        positive=True)
+
+
 SECTIONS = {
     "mesh": MeshParams,
     "electrolyte": ElectrolyteParams,
@@ -145,7 +211,16 @@ SECTIONS = {
     "time": TimeParams,
     "solver": SolverParams,
     "output": OutputParams,
+    "active": ActiveParams,
+    "solid_electrolyte": SolidElectrolyteParams,
+    "coating": CoatingParams,
 }
+# Sections and [control] keys that only particle geometries (GeometryFamily.problem = "particle")
+# read; a cell case that sets them is refused rather than silently ignoring them.
+PARTICLE_SECTIONS = ("active", "solid_electrolyte", "coating")
+PARTICLE_CONTROL_KEYS = ("c_rate", "direction", "voltage_min", "voltage_max")
+# [control] keys that particle runs do not read (their current comes from control.c_rate).
+CELL_CONTROL_KEYS = ("current_density", "voltage", "rest_after")
 
 
 @dataclass(frozen=True)
@@ -160,10 +235,25 @@ class Case:
     time: TimeParams
     solver: SolverParams
     output: OutputParams
+    active: ActiveParams = field(default_factory=ActiveParams)
+    solid_electrolyte: SolidElectrolyteParams = field(default_factory=SolidElectrolyteParams)
+    coating: CoatingParams = field(default_factory=CoatingParams)
 
     @property
     def output_directory(self) -> Path:
         return Path(self.output.directory or f"results/{self.name}")
+
+    @property
+    def problem(self) -> str:
+        """"cell" (electrode | electrolyte) or "particle" (active core in an ion conductor)."""
+        return problem_of(self.geometry)
+
+
+def problem_of(geometry) -> str:
+    """The kind of problem a geometry's family is solved with (`GeometryFamily.problem`)."""
+    from geometries import family_of
+
+    return getattr(family_of(geometry), "problem", "cell")
 
 
 def _unknown(key: str, allowed) -> CaseError:
@@ -213,6 +303,8 @@ def build_section(cls, table: dict, prefix: str):
                 raise CaseError(f"'{name}' must be positive, got {value}")
             if meta.get("fraction") and not 0 < value <= 1:
                 raise CaseError(f"'{name}' must be in (0, 1], got {value}")
+            if meta.get("nonnegative") and value < 0:
+                raise CaseError(f"'{name}' must be >= 0, got {value}")
         if meta.get("choices") and value not in meta["choices"]:
             raise CaseError(f"'{name}' must be one of {', '.join(meta['choices'])}, got {value!r}")
         values[key] = value
@@ -272,12 +364,63 @@ def case_from_dict(data: dict) -> Case:
     sections = {s: build_section(cls, data.get(s, {}), s) for s, cls in SECTIONS.items()}
     case = Case(name=name, geometry=build_section(REGISTRY[kind].params, geometry, "geometry"),
                 **sections)
+    _check_sections_apply(case, data, kind)
     _check_case(case)
     return case
 
 
+def _check_sections_apply(case: Case, data: dict, kind: str) -> None:
+    """Refuse keys the case's problem would ignore (named as written in the case file)."""
+    control = data.get("control", {})
+    if case.problem == "particle":
+        wrong = [f"control.{k}" for k in CELL_CONTROL_KEYS if k in control]
+        if wrong:
+            raise CaseError(f"'{wrong[0]}' does not apply to particle geometries (geometry.kind = "
+                            f"'{kind}'); set the current with control.c_rate")
+        counter = data.get("kinetics", {}).get("counter", "ideal")
+        if counter != "ideal":
+            raise CaseError(f"'kinetics.counter' = {counter!r} does not apply to particle "
+                            f"geometries (geometry.kind = '{kind}'): their counter electrode is "
+                            "an ideal Li electrode at potential 0; omit the key or set 'ideal'")
+        return
+    wrong = [s for s in PARTICLE_SECTIONS if s in data]
+    wrong += [f"control.{k}" for k in PARTICLE_CONTROL_KEYS if k in control]
+    if wrong:
+        raise CaseError(f"'{wrong[0]}' applies to particle geometries only (geometry.kind = "
+                        f"core_shell or composite), not to geometry.kind = '{kind}'")
+
+
+def _check_particle_case(case: Case) -> None:
+    control = case.control
+    if control.mode != "galvanostatic":
+        raise CaseError("'control.mode' must be 'galvanostatic' for particle geometries")
+    if control.c_rate is None:
+        raise CaseError("missing key 'control.c_rate' (the applied current of a particle "
+                        "geometry, 1/h)")
+    if case.time.mode == "steady":
+        raise CaseError("'time.mode' must be 'transient' for particle geometries (a core under "
+                        "a constant current has no steady state)")
+    if control.voltage_min >= control.voltage_max:
+        raise CaseError(f"'control.voltage_min' ({control.voltage_min}) must be below "
+                        f"'control.voltage_max' ({control.voltage_max})")
+    meshed = getattr(case.geometry, "coating_meshed", False)
+    if case.coating.conductivity is not None and not meshed:
+        raise CaseError("'coating.conductivity' needs geometry.coating_meshed = true (otherwise "
+                        "the coating is an interface film: set coating.film_resistance)")
+    if meshed and case.coating.conductivity is None:
+        raise CaseError("missing key 'coating.conductivity' (needed with "
+                        "geometry.coating_meshed = true)")
+    try:
+        active_material(case.active)
+        ionic_conductivities(case)
+    except ValueError as err:
+        raise CaseError(str(err)) from None
+
+
 def _check_case(case: Case) -> None:
     """Checks that involve more than one key."""
+    if case.problem == "particle":
+        _check_particle_case(case)
     el = case.electrolyte
     if el.model == "concentrated":
         try:
@@ -321,7 +464,9 @@ def describe() -> str:
 
     lines = []
     groups = [(f"geometry (kind = {k})", fam.params) for k, fam in REGISTRY.items()]
-    for title, cls in groups + list(SECTIONS.items()):
+    groups += [(f"{s} (particle geometries only)" if s in PARTICLE_SECTIONS else s, cls)
+               for s, cls in SECTIONS.items()]
+    for title, cls in groups:
         lines.append(f"[{title.split(' ')[0]}]" + (f"  # {title}" if " " in title else ""))
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else "{}"

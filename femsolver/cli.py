@@ -1,4 +1,5 @@
-"""Command line: `femsolver run CASE`, `mesh CASE`, `keys`, `compare RUNS`, `verify`."""
+"""Command line: `femsolver run CASE`, `mesh CASE`, `effective CASE`, `keys`, `compare RUNS`,
+`verify`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def _parser() -> argparse.ArgumentParser:
                     "Run in parallel with: mpirun -n 4 femsolver run CASE")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("run", "solve a case and write fields, tables and pictures"),
-                       ("mesh", "build the mesh only and draw its regions and boundary tags")):
+                       ("mesh", "build the mesh only and draw its regions and boundary tags"),
+                       ("effective", "effective ionic conductivity and tortuosity of a particle "
+                                     "geometry (core_shell, composite)")):
         p = sub.add_parser(name, help=text)
         p.add_argument("case", help="case file (TOML)")
         p.add_argument("-o", "--output", help="output directory (overrides output.directory)")
@@ -62,6 +65,36 @@ def _mesh(args, comm) -> None:
         print(f"mesh of '{case.name}': {cells} cells -> {directory}")
 
 
+def _effective(args, comm) -> None:
+    """Effective conductivity of the case's particle domain -> effective.json, effective.md."""
+    import json
+
+    from femsolver.effective import effective_conductivity, table
+    from femsolver.materials.solid_electrolytes import ionic_conductivities
+    from femsolver.mesh import build_domain
+
+    case = _load(args)
+    if case.problem != "particle":
+        raise CaseError("'femsolver effective' needs a particle geometry (geometry.kind = "
+                        "'core_shell' or 'composite')")
+    try:
+        conductivities = ionic_conductivities(case)
+    except ValueError as err:
+        raise CaseError(str(err)) from None
+    directory = case.output_directory
+    if comm.rank == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+    domain = build_domain(case.geometry, case.mesh, comm)
+    result = effective_conductivity(domain, conductivities)
+    if comm.rank == 0:
+        text = f"# Effective ionic conductivity of '{case.name}'\n\n{table(result)}\n"
+        (directory / "effective.md").write_text(text)
+        (directory / "effective.json").write_text(json.dumps(
+            {"case": case.name, **result.as_dict()}, indent=1) + "\n")
+        if not args.quiet:
+            print(text + f"-> {directory}/effective.json, effective.md")
+
+
 def _verify(args, comm) -> int:
     """Run the benchmarks and write the report; 1 if any check fails."""
     from femsolver.verification.report import verify
@@ -92,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(describe())
         elif args.command == "mesh":
             _mesh(args, comm)
+        elif args.command == "effective":
+            _effective(args, comm)
         elif args.command == "compare":
             from femsolver.compare import compare
 

@@ -95,6 +95,10 @@ def compare(directories: list[str | Path], output: str | Path) -> str:
     directories = [Path(d) for d in directories]
     output = Path(output)
     summaries = [load_summary(d) for d in directories]
+    if all("capacity_mAh_g" in s for s in summaries):  # particle runs
+        from femsolver.particle_study import compare_particles
+
+        return compare_particles(directories, output)
     table = write_table(summaries, output)
     write_picture(directories, summaries, output)
     return table

@@ -1,6 +1,21 @@
-"""Quantities in SI units derived from the solution: fields for maps, interface profile, metrics."""
+"""Quantities in SI units derived from the solution of a CellProblem: fields for maps, interface
+profile, metrics, and `CellOutputs`, which is what `femsolver.simulation.run` sees of them.
+
+Every problem kind has an outputs class with the same small interface (`CellOutputs` here,
+`femsolver.particle_outputs.ParticleOutputs` for particles), so one time loop serves them all:
+    functions          exported fields (one XDMF file each)
+    vtx_files()        {"<name>.bp": functions of one mesh}
+    update()           refresh `functions` from the unknowns
+    outcome            extra summary keys that `stop` may set, with their initial values
+    row(t)             one timeseries.csv row (dict; its keys are the columns)
+    progress(step, r)  the progress line of an accepted step
+    stop(prev, row)    None, or (outcome updates including "status", message) to end the run
+    finish(directory, pictures)  write the final tables and pictures; return summary entries
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import ufl
@@ -9,6 +24,7 @@ from dolfinx.mesh import compute_midpoints
 from mpi4py import MPI
 
 from femsolver import tags
+from femsolver.outputs import pictures, tables
 
 
 def _dg0_vector(mesh, name):
@@ -165,3 +181,88 @@ class Metrics:
             "electrolyte_concentration_max_mol_m3": self._max(f.c.x.array),
             "electric_field_max_V_m": self._max(np.linalg.norm(E_local, axis=1)),
         }
+
+
+def vtx_groups(functions, names: list[str]) -> dict[str, list]:
+    """Functions grouped by mesh, in order of first appearance, under `names` (one per mesh)."""
+    by_mesh = {}
+    for f in functions:
+        by_mesh.setdefault(f.function_space.mesh, []).append(f)
+    return dict(zip(names, by_mesh.values()))
+
+
+class CellOutputs:
+    """Fields, time series, stop test and final outputs of a CellProblem run."""
+
+    def __init__(self, problem):
+        self._p = problem
+        self.fields = DerivedFields(problem)
+        self.probe = InterfaceProbe(problem)
+        self.metrics = Metrics(problem, self.fields, problem.surface_dofs())
+        self.outcome = {"depletion_time_s": None}
+        self.threshold = problem.case.time.depletion_threshold * problem.case.electrolyte.c0
+
+    @property
+    def functions(self):
+        return self.fields.functions
+
+    def vtx_files(self) -> dict[str, list]:
+        return vtx_groups(self.functions, ["electrolyte.bp", "electrode.bp"])
+
+    def update(self) -> None:
+        self.fields.update()
+
+    def row(self, t: float) -> dict:
+        return self.metrics.step_row(t)
+
+    def progress(self, step, row) -> str:
+        return (f"  t = {step.time:.4e} s: V = {row['cell_voltage_V']:.6f} V, "
+                f"{step.iterations} Newton iterations, "
+                f"min surface c = {row['min_surface_concentration_mol_m3']:.7g} mol/m3")
+
+    def stop(self, previous: dict, row: dict):
+        """Stop when the surface concentration reaches time.depletion_threshold x c0."""
+        key = "min_surface_concentration_mol_m3"
+        c_min = row[key]
+        if c_min > self.threshold:
+            return None
+        # Linear interpolation of the crossing between the last two steps.
+        c_prev, t_prev = previous[key], previous["time_s"]
+        t_cross = t_prev + (row["time_s"] - t_prev) * (c_prev - self.threshold) / (c_prev - c_min)
+        return ({"status": "depleted", "depletion_time_s": t_cross},
+                f"surface concentration reached {self.threshold:.3g} mol/m3 "
+                f"(time.depletion_threshold x c0) at t = {t_cross:.4e} s: stopping")
+
+    def finish(self, directory: Path, draw: bool) -> dict:
+        profile = self.probe.sample()
+        summary = {"active_fraction": getattr(self._p.case.geometry, "active_fraction", None),
+                   **self.metrics.summary(profile)}
+        comm = self.metrics.comm
+        everywhere = gather(comm, profile)
+        if comm.rank == 0:
+            tables.write_csv(directory / "interface_current.csv", everywhere)
+        if draw:
+            self._pictures(directory, everywhere, comm)
+        return summary
+
+    def _pictures(self, directory: Path, profile, comm) -> None:
+        fields = self.fields
+        pictures.plot_map(fields.i, directory / "current_density.png",
+                          title="Current density |i|", label="|i| / (A m$^{-2}$)", magnitude=True)
+        pictures.plot_map(fields.E, directory / "electric_field.png",
+                          title="Electric field |E|", label="|E| / (V m$^{-1}$)", magnitude=True)
+        pictures.plot_map(fields.c, directory / "concentration.png",
+                          title="Salt concentration c", label="c / (mol m$^{-3}$)")
+        title = "Current density along the working interface (> 0: Li plating)"
+        label = "normal current density / (A m$^{-2}$)"
+        if comm.rank != 0:
+            return
+        if self._p.domain.mesh.geometry.dim == 2:
+            pictures.plot_profile(profile["x"] * 1e9,
+                                  {"plating current density": profile["plating_current_density"]},
+                                  directory / "interface_current.png", xlabel="x / nm",
+                                  ylabel=label, title=title)
+        else:
+            pictures.plot_surface(profile["x"] * 1e9, profile["y"] * 1e9,
+                                  profile["plating_current_density"],
+                                  directory / "interface_current.png", title=title, label=label)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from geometries import li_foil, planar
+from geometries import composite, core_shell, inclusion, li_foil, planar
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,18 @@ class GeometryFamily:
 
     params: type
     build: Callable[..., None]
+    problem: str = "cell"  # "cell" (electrode | electrolyte) or "particle" (femsolver.simulation)
 
 
 REGISTRY = {
     "li_foil": GeometryFamily(params=li_foil.LiFoilGeometry, build=li_foil.build),
     "planar": GeometryFamily(params=planar.PlanarGeometry, build=planar.build),
+    "core_shell": GeometryFamily(params=core_shell.CoreShellGeometry, build=core_shell.build,
+                                 problem="particle"),
+    "composite": GeometryFamily(params=composite.CompositeGeometry, build=composite.build,
+                                problem="particle"),
+    "inclusion": GeometryFamily(params=inclusion.InclusionGeometry, build=inclusion.build,
+                                problem="particle"),
 }
 
 

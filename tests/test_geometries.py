@@ -28,7 +28,7 @@ def model():
 
 
 def test_registry_maps_kinds_to_families():
-    assert set(REGISTRY) == {"li_foil", "planar"}
+    assert set(REGISTRY) == {"li_foil", "planar", "core_shell", "composite", "inclusion"}
     assert family_of(LiFoilGeometry()) is REGISTRY["li_foil"]
     assert family_of(PlanarGeometry()) is REGISTRY["planar"]
     with pytest.raises(TypeError):
@@ -154,13 +154,17 @@ def _groups(model) -> dict[int, str]:
     return {tag: model.getPhysicalName(dim, tag) for dim, tag in model.getPhysicalGroups()}
 
 
+# The tags of a planar cell (the particle families use the others of femsolver.tags).
+CELL_TAGS = {t: n for t, n in tags.NAMES.items() if t < tags.ACTIVE}
+
+
 @pytest.mark.parametrize("surface, blocking", [("bare", True), ("prs", True), ("ers", False)])
 def test_li_foil_physical_groups_use_the_tag_table(model, surface, blocking):
     REGISTRY["li_foil"].build(model, LiFoilGeometry(surface=surface, width=200e-9), MeshParams())
-    expected = {t: n for t, n in tags.NAMES.items() if blocking or t != tags.WORKING_BLOCKING}
+    expected = {t: n for t, n in CELL_TAGS.items() if blocking or t != tags.WORKING_BLOCKING}
     assert _groups(model) == expected
 
 
 def test_planar_physical_groups_have_no_blocking_part(model):
     REGISTRY["planar"].build(model, PlanarGeometry(dimension=3), MeshParams())
-    assert _groups(model) == {t: n for t, n in tags.NAMES.items() if t != tags.WORKING_BLOCKING}
+    assert _groups(model) == {t: n for t, n in CELL_TAGS.items() if t != tags.WORKING_BLOCKING}

@@ -28,6 +28,12 @@ COLOURS = {
     tags.CURRENT_COLLECTOR: "#9467bd",
     tags.ELECTROLYTE_SIDES: "#ff7f0e",
     tags.ELECTRODE_SIDES: "#8c564b",
+    tags.ACTIVE: "#e7c9a9",
+    tags.SHELL: "#b5e0b0",
+    tags.MATRIX: "#d6e6f5",
+    tags.COATING: "#f2e35c",
+    tags.PARTICLE_ACTIVE: "#1f5fbf",
+    tags.PARTICLE_BLOCKING: "#d62728",
 }
 
 _UNITS = ((1.0, "m"), (1e-3, "mm"), (1e-6, "µm"), (1e-9, "nm"))
@@ -79,7 +85,8 @@ def _draw_2d(cells, cell_values, facets, facet_values, unit: str, path) -> None:
     ax = fig.add_subplot()
     ax.add_collection(PolyCollection(cells, facecolors=[COLOURS[v] for v in cell_values],
                                      edgecolors="#7f7f7f", linewidths=0.1))
-    handles = [Patch(color=COLOURS[t], label=tags.NAMES[t]) for t in tags.REGIONS.values()]
+    handles = [Patch(color=COLOURS[t], label=tags.NAMES[t]) for t in tags.REGIONS.values()
+               if np.any(cell_values == t)]
     for tag in tags.BOUNDARIES.values():
         segments = facets[facet_values == tag]
         if len(segments):

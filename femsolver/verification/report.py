@@ -24,6 +24,8 @@ from femsolver.verification import (
     conservation,
     disk,
     equivalence,
+    hashin,
+    maxwell,
     mms,
     planar_steady,
     planar_transient,
@@ -31,11 +33,13 @@ from femsolver.verification import (
     restricted,
     sand,
     secondary,
+    sphere_diffusion,
 )
 
 # Every benchmark module, in report order; add new ones here.
 BENCHMARKS = [planar_steady, planar_transient, sand, restricted, primary, secondary, mms,
-              conservation, disk, equivalence]
+              conservation, disk, equivalence, sphere_diffusion, hashin,
+              maxwell]
 
 # (title, reason) of benchmarks of issue 3 that are not in the suite.
 NOT_YET = ()

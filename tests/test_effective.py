@@ -1,0 +1,91 @@
+"""Effective ionic conductivity: Hashin's neutral inclusions, Maxwell's dilute limit, the
+composite and the `femsolver effective` command; serial and on 2 ranks (same values)."""
+
+import json
+
+import pytest
+from mpi4py import MPI
+
+from femsolver import tags
+from femsolver.case import MeshParams
+from femsolver.cli import main
+from femsolver.effective import bruggeman, effective_conductivity, maxwell
+from femsolver.mesh import build_domain
+from femsolver.verification import hashin, maxwell as maxwell_benchmark
+from geometries.composite import CompositeGeometry
+
+
+def test_reference_formulas():
+    assert maxwell(0.0, 3) == 1.0 and maxwell(0.0, 2) == 1.0
+    assert maxwell(0.5, 3) == pytest.approx(0.4) and maxwell(0.5, 2) == pytest.approx(1 / 3)
+    assert bruggeman(0.5, 3) == pytest.approx(0.5 ** 1.5) and bruggeman(0.5, 2) == 0.25
+    # Hashin's matrix for a vanishing core is the shell itself
+    assert hashin.hashin_matrix("sphere") < hashin.SIGMA_SHELL
+
+
+def test_hashin_neutral_inclusions():
+    """sigma_eff = sigma_m and a linear wall potential, errors falling like h^2; the control
+    (matrix of the shell's conductivity) is far outside the tolerance."""
+    rows = hashin.run(0)
+    for row in rows:
+        assert row.passed, (row.quantity, row.error, row.tolerance)
+    for row in rows[:-1]:
+        assert row.rate == pytest.approx(2, abs=0.2), row.quantity
+    control = rows[-1]
+    assert control.computed > 100 * hashin.TOLERANCE["sigma"]
+
+
+def test_maxwell_dilute_limit():
+    for row in maxwell_benchmark.run(0):
+        assert row.passed, (row.quantity, row.error, row.tolerance)
+        assert row.rate > 1, row.quantity  # the error does fall under refinement
+
+
+def test_composite_is_below_the_bound():
+    """A 2D composite at 45 % cores: eps = 55 %, sigma_eff below the Hashin-Shtrikman upper
+    bound (Maxwell), tortuosity factor above 1."""
+    geometry = CompositeGeometry(dimension=2, particle_count=6, active_fraction=0.45)
+    domain = build_domain(geometry, MeshParams(), MPI.COMM_WORLD)
+    result = effective_conductivity(domain, {tags.SHELL: 0.145, tags.MATRIX: 0.145})
+    assert result.conducting_fraction == pytest.approx(0.55, rel=0.01)
+    assert 0 < result.ratio < result.maxwell
+    assert result.tortuosity_factor > 1
+    assert result.area == pytest.approx(geometry.box_size)
+    assert result.height == pytest.approx(geometry.box_size)
+    with pytest.raises(ValueError, match="shell"):
+        effective_conductivity(domain, {tags.MATRIX: 0.145})
+
+
+def _write_case(directory, geometry: str) -> str:
+    path = directory / "case.toml"
+    if MPI.COMM_WORLD.rank == 0:
+        path.write_text(f'name = "eff"\n[geometry]\n{geometry}\n[control]\nc_rate = 1.0\n'
+                        f'[output]\ndirectory = "{directory / "out"}"\n')
+    MPI.COMM_WORLD.barrier()
+    return str(path)
+
+
+def test_cli_writes_effective_json(shared_dir, capsys):
+    case = _write_case(shared_dir, 'kind = "composite"\nparticle_count = 4\n'
+                                   'active_fraction = 0.3')
+    assert main(["effective", case, "-q"]) == 0
+    MPI.COMM_WORLD.barrier()  # rank 0 writes the files
+    data = json.loads((shared_dir / "out" / "effective.json").read_text())
+    assert data["case"] == "eff" and 0 < data["ratio"] < data["maxwell"]
+    assert data["sigma_matrix"] == pytest.approx(0.145)  # Li6PS5Cl at 25 C (seed 003)
+    assert "tortuosity factor" in (shared_dir / "out" / "effective.md").read_text()
+    # an override naming a bad key is a case error (exit 2)
+    assert main(["effective", case, "-q", "--set", "solid_electrolyte.conductivity=-1"]) == 2
+    assert "solid_electrolyte.conductivity" in capsys.readouterr().err or MPI.COMM_WORLD.rank
+
+
+@pytest.mark.skipif(MPI.COMM_WORLD.size == 1, reason="compares 2 ranks with 1")
+@pytest.mark.parametrize("benchmark", [hashin, maxwell_benchmark],
+                         ids=lambda b: b.__name__.rsplit(".", 1)[-1])
+def test_two_ranks_reproduce_one_rank(benchmark):
+    serial = benchmark.run(0, MPI.COMM_SELF)
+    parallel = benchmark.run(0, MPI.COMM_WORLD)
+    for s, p in zip(serial, parallel):
+        if s.computed is not None:
+            assert p.computed == pytest.approx(s.computed, rel=1e-9), s.quantity
+        assert p.error == pytest.approx(s.error, rel=1e-6, abs=1e-6 * s.tolerance), s.quantity
