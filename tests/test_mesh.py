@@ -41,7 +41,7 @@ def measures(domain) -> dict[int, float]:
     dx = ufl.Measure("dx", mesh, subdomain_data=domain.cell_tags)
     ds = ufl.Measure("ds", mesh, subdomain_data=domain.facet_tags)
     dS = ufl.Measure("dS", mesh, subdomain_data=domain.facet_tags)
-    sizes = {t: integrate(one * dx(t)) / NM**dim for t in tags.REGIONS.values()}
+    sizes = {t: integrate(one * dx(t)) / NM**dim for t in (tags.ELECTROLYTE, tags.ELECTRODE)}
     for t in (tags.WORKING_ACTIVE, tags.WORKING_BLOCKING):
         sizes[t] = integrate(one * dS(t)) / NM ** (dim - 1)
     for t in (tags.COUNTER, tags.CURRENT_COLLECTOR, tags.ELECTROLYTE_SIDES, tags.ELECTRODE_SIDES):
