@@ -70,9 +70,16 @@ def build_domain(geometry, mesh_params, comm: MPI.Comm = MPI.COMM_WORLD,
 
 
 def _gmsh_mesh(geometry, mesh_params, comm: MPI.Comm, verbose: bool):
-    """Mesh with gmsh on rank 0 and distribute: (mesh in metres, cell tags, facet tags)."""
+    """Mesh a geometry family with gmsh on rank 0 and distribute: (mesh in m, cell, facet tags)."""
     family = family_of(geometry)
     dim = geometry.dimension
+    return gmsh_mesh(lambda: _generate(family.build, geometry, mesh_params, dim), dim, comm,
+                     verbose=verbose)
+
+
+def gmsh_mesh(make, dim: int, comm: MPI.Comm, unit: float = NM, verbose: bool = False):
+    """Run `make()` (adds and meshes a gmsh model) on rank 0 and distribute its mesh with
+    shared-facet ghosts: (mesh in metres, cell tags, facet tags). `unit`: model units per metre."""
     owns_gmsh = comm.rank == 0 and not gmsh.isInitialized()
     if owns_gmsh:
         # interruptible=False keeps Python's Ctrl-C handler (gmsh would reset it to SIG_DFL)
@@ -81,7 +88,7 @@ def _gmsh_mesh(geometry, mesh_params, comm: MPI.Comm, verbose: bool):
         if comm.rank == 0:
             gmsh.model.add("femsolver")
             gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
-        _on_rank_zero(comm, lambda: _generate(family.build, geometry, mesh_params, dim))
+        _on_rank_zero(comm, make)
         partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
         data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=dim,
                                              partitioner=partitioner)
@@ -90,7 +97,7 @@ def _gmsh_mesh(geometry, mesh_params, comm: MPI.Comm, verbose: bool):
             gmsh.model.remove()
         if owns_gmsh:
             gmsh.finalize()
-    data.mesh.geometry.x[:] /= NM
+    data.mesh.geometry.x[:] /= unit
     return data.mesh, data.cell_tags, data.facet_tags
 
 

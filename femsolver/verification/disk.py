@@ -41,7 +41,7 @@ from mpi4py import MPI
 
 from femsolver import tags
 from femsolver.measures import measure
-from femsolver.mesh import Domain
+from femsolver.mesh import Domain, gmsh_mesh
 from femsolver.physics.constants import FARADAY, GAS_CONSTANT
 from femsolver.physics.electrolyte import charge_residual
 from femsolver.verification import Row, observed_rate, relative_error
@@ -125,21 +125,8 @@ def _gmsh_model(scale: float) -> None:
 
 def disk_domain(scale: float, comm=MPI.COMM_WORLD) -> Domain:
     """The axisymmetric disk domain (gmsh on rank 0, distributed over `comm`)."""
-    owns = comm.rank == 0 and not gmsh.isInitialized()
-    if owns:
-        gmsh.initialize(readConfigFiles=False, interruptible=False)
-    try:
-        if comm.rank == 0:
-            gmsh.option.setNumber("General.Terminal", 0)
-            gmsh.model.add("disk")
-            _gmsh_model(scale)
-        data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=2)
-    finally:
-        if comm.rank == 0:
-            gmsh.model.remove()
-        if owns:
-            gmsh.finalize()
-    return Domain(data.mesh, data.cell_tags, data.facet_tags, projected_area=np.pi * R0 ** 2,
+    msh, cell_tags, facet_tags = gmsh_mesh(lambda: _gmsh_model(scale), 2, comm, unit=1.0)
+    return Domain(msh, cell_tags, facet_tags, projected_area=np.pi * R0 ** 2,
                   reference_length=R0, axisymmetric=True)
 
 

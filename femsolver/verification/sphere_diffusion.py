@@ -13,16 +13,14 @@ galvanostatic constraint); only one orthant is meshed (symmetry planes need no c
 
 from __future__ import annotations
 
-import dolfinx.io.gmsh
 import gmsh
 import numpy as np
 from dolfinx import fem
-from dolfinx.mesh import GhostMode, create_cell_partitioner
 from mpi4py import MPI
 
 from femsolver import tags
 from femsolver.materials.active import active_material
-from femsolver.mesh import Domain, _on_rank_zero
+from femsolver.mesh import Domain, gmsh_mesh
 from femsolver.particle import ParticleProblem
 from femsolver.physics.constants import FARADAY
 from femsolver.solver import time_steps
@@ -128,24 +126,8 @@ def concentric_domain(h: float, dim: int = 2, axisymmetric: bool = True,
     dim 2 + axisymmetric: the (r, z >= 0) section of the spheres; dim 2: a quarter of the disks
     (a cylinder per metre of depth); dim 3: an octant of the spheres.
     """
-    owns_gmsh = comm.rank == 0 and not gmsh.isInitialized()
-    if owns_gmsh:
-        gmsh.initialize(readConfigFiles=False, interruptible=False)
-    try:
-        if comm.rank == 0:
-            gmsh.option.setNumber("General.Terminal", 0)
-            gmsh.model.add("concentric")
-        _on_rank_zero(comm, lambda: _build(dim, h))
-        partitioner = create_cell_partitioner(GhostMode.shared_facet, 2)
-        data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=dim,
-                                             partitioner=partitioner)
-    finally:
-        if comm.rank == 0:
-            gmsh.model.remove()
-        if owns_gmsh:
-            gmsh.finalize()
-    data.mesh.geometry.x[:] /= NM
-    return Domain(data.mesh, data.cell_tags, data.facet_tags, projected_area=np.nan,
+    msh, cell_tags, facet_tags = gmsh_mesh(lambda: _build(dim, h), dim, comm)
+    return Domain(msh, cell_tags, facet_tags, projected_area=np.nan,
                   reference_length=R, axisymmetric=axisymmetric)
 
 
