@@ -329,30 +329,34 @@ def scaling_report(one: dict, two: dict) -> str:
 
 
 def plot(runs: list[dict], path: Path) -> None:
+    """Time against DOFs, log-log: one panel per case, 1 rank solid, 2 ranks dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    cases = list(dict.fromkeys(Path(res["case"]).stem for res in runs))
+    fig, axes = plt.subplots(1, len(cases), figsize=(6.4 * len(cases), 4.6), squeeze=False)
     styles = {1: "-", 2: "--"}
-    for res in runs:
-        ls = styles.get(res["ranks"], ":")
-        sizes = res["sizes"]
-        ax.loglog([r["poisson"]["dofs"] for r in sizes], [r["poisson"]["total"] for r in sizes],
-                  "k" + ls + "o", label=f"Poisson CG+GAMG, {res['ranks']} rank(s)")
-        for kind, colour in (("direct", "C0"), ("iterative", "C3")):
-            pts = [(r["newton"]["dofs"], r["newton"][kind]["per_iteration"]) for r in sizes
-                   if kind in r["newton"]]
-            if pts:
-                x, y = zip(*pts)
-                ax.loglog(x, y, ls + "s", color=colour,
-                          label=f"Newton iteration, {kind}, {res['ranks']} rank(s)")
-    ax.set_xlabel("DOFs (Poisson: one field; Newton: all unknowns)")
-    ax.set_ylabel("wall time / s (Poisson: whole solve; Newton: one iteration)")
-    ax.set_title(f"{Path(runs[0]['case']).stem}: time vs DOFs")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    for ax, case in zip(axes[0], cases):
+        for res in (r for r in runs if Path(r["case"]).stem == case):
+            ls = styles.get(res["ranks"], ":")
+            sizes = res["sizes"]
+            ax.loglog([r["poisson"]["dofs"] for r in sizes],
+                      [r["poisson"]["total"] for r in sizes],
+                      "k" + ls + "o", label=f"Poisson CG+GAMG, {res['ranks']} rank(s)")
+            for kind, colour in (("direct", "C0"), ("iterative", "C3")):
+                pts = [(r["newton"]["dofs"], r["newton"][kind]["per_iteration"]) for r in sizes
+                       if kind in r["newton"]]
+                if pts:
+                    x, y = zip(*pts)
+                    ax.loglog(x, y, ls + "s", color=colour,
+                              label=f"Newton iteration, {kind}, {res['ranks']} rank(s)")
+        ax.set_xlabel("DOFs (Poisson: one field; Newton: all unknowns)")
+        ax.set_ylabel("wall time / s (Poisson: whole solve; Newton: one iteration)")
+        ax.set_title(f"{case}: time vs DOFs")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -382,7 +386,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"write the log-log plot (default {common.DEFAULT_PLOT})")
     p.add_argument("--from", dest="sources", type=Path, nargs="+", metavar="JSON",
                    help="measure nothing: print and plot the --json files of earlier runs "
-                   "(sizes of runs with the same rank count are merged)")
+                   "(sizes of runs with the same case and rank count are merged)")
     p.add_argument("--scaling", action="store_true",
                    help="run this script under mpirun -n 1 and -n 2 and print the speed-ups")
     return p
@@ -394,8 +398,10 @@ def main(argv: list[str] | None = None) -> dict:
         runs = merge_runs(args.sources)
         for res in runs:
             say(report(res) + "\n")
-        if len(runs) == 2:
-            say(scaling_report(*runs))
+        for case in dict.fromkeys(res["case"] for res in runs):
+            pair = [res for res in runs if res["case"] == case]
+            if len(pair) == 2:
+                say(scaling_report(*pair))
         if args.plot and COMM.rank == 0:
             plot(runs, args.plot)
             say(f"plot: {args.plot}")
@@ -427,12 +433,14 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def merge_runs(paths) -> list[dict]:
-    """Runs (one per rank count) from --json files; sizes sorted by DOFs, seed rows kept."""
+    """Runs (one per case and rank count) from --json files; sizes sorted by DOFs, seed rows
+    kept."""
     by_ranks = {}
     for path in paths:
         data = json.loads(Path(path).read_text())
         for res in data.get("runs", [data]):
-            merged = by_ranks.setdefault(res["ranks"], {**res, "sizes": {}, "seed": []})
+            key = (Path(res["case"]).name, res["ranks"])
+            merged = by_ranks.setdefault(key, {**res, "sizes": {}, "seed": []})
             for size in res["sizes"]:
                 # The same size from several files: the first Poisson, every solver measured
                 known = merged["sizes"].setdefault(size["newton"]["dofs"], size)
@@ -444,7 +452,7 @@ def merge_runs(paths) -> list[dict]:
             merged["seed"] += res["seed"]
     for res in by_ranks.values():
         res["sizes"] = [res["sizes"][dofs] for dofs in sorted(res["sizes"])]
-    return [by_ranks[n] for n in sorted(by_ranks)]
+    return [by_ranks[key] for key in sorted(by_ranks)]
 
 
 def strip_options(argv: list[str], options: dict) -> list[str]:

@@ -2,12 +2,12 @@
 # Seed 003 core-shell study: one NMC811 particle (axisymmetric section) bare (LNO@NMC, contact
 # spots) and with 3, 5 and 10 wt% Li6PS5Cl shells, discharged from the charged state at each
 # C-rate of RATES to the cut-off; then a comparison table (Markdown + CSV) and picture:
-# voltage-capacity curves, intercalation current along the core surface, its uniformity and,
-# where `femsolver effective` exists, the ionic tortuosity of the composites (cases/composite_*.toml).
-#   bash cases/run_core_shell_study.sh               (2 MPI ranks, 1C; about a minute per case)
+# voltage-capacity curves, intercalation current along the core surface, its uniformity, and the
+# ionic tortuosity of the seed's composites (cases/composite_*.toml) against the measured one.
+#   bash cases/run_core_shell_study.sh               (2 MPI ranks, 1C; about a minute in all)
 #   NP=4 RATES="0.5 1 2" OUT=results/cs bash cases/run_core_shell_study.sh
 #   WITH_3D=1 bash cases/run_core_shell_study.sh     (adds the 3D case: minutes)
-#   WITH_LFP=1 bash cases/run_core_shell_study.sh    (adds seed 000's LFP@C in a liquid: ~40 s)
+#   WITH_LFP=1 bash cases/run_core_shell_study.sh    (adds seed 000's LFP@C in a liquid: ~35 s)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 OUT="${OUT:-results/core_shell_study}"
@@ -47,19 +47,13 @@ for rate in $RATES; do
     done
 done
 
+# Effective conductivity and tortuosity of the seed's four composites (dense model; seconds each).
 effective=()
-if "$BIN/femsolver" effective --help >/dev/null 2>&1; then
-    for file in cases/composite_*.toml; do
-        [ -e "$file" ] || continue
-        name="$(basename "$file" .toml)"
-        run "$name" "$OUT/logs/$name.log" "$BIN/mpirun" -n "$NP" "$BIN/femsolver" effective \
-            "$file" -o "$OUT/$name"
-        effective+=("$OUT/$name")
-    done
-else
-    echo "(no 'femsolver effective' command: composite tortuosity skipped)"
-fi
+for name in composite_lno_nmc composite_lpscl_3wt composite_lpscl_5wt composite_lpscl_10wt; do
+    run "$name" "$OUT/logs/$name.log" "$BIN/mpirun" -n "$NP" "$BIN/femsolver" effective \
+        "cases/$name.toml" -o "$OUT/$name"
+    effective+=("$OUT/$name")
+done
 
-"$PY" -m femsolver.particle_study "${runs[@]}" -o "$OUT" \
-    ${effective[@]+--effective "${effective[@]}"}
+"$PY" -m femsolver.particle_study "${runs[@]}" -o "$OUT" --effective "${effective[@]}"
 echo "maps: $OUT/<case>/*.png   table: $OUT/particle_comparison.md   picture: $OUT/particle_comparison.png"

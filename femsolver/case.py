@@ -127,8 +127,9 @@ class TimeParams:
 
 @dataclass(frozen=True)
 class SolverParams:
-    linear: str = param("direct", "linear solver: direct (MUMPS) or iterative (fieldsplit + GAMG)",
-                       choices=("direct", "iterative"))
+    linear: str = param("auto", "linear solver: direct (MUMPS), iterative (fieldsplit + GAMG) "
+                        "or auto (direct unless its memory would not fit)",
+                        choices=("auto", "direct", "iterative"))
     rtol: float = param(
         1e-10, "Newton stops when the residual is below rtol x the residual of the applied "
         "control at switch-on, 1", positive=True)
@@ -394,9 +395,6 @@ def _check_particle_case(case: Case) -> None:
     control = case.control
     if control.mode != "galvanostatic":
         raise CaseError("'control.mode' must be 'galvanostatic' for particle geometries")
-    if control.c_rate is None:
-        raise CaseError("missing key 'control.c_rate' (the applied current of a particle "
-                        "geometry, 1/h)")
     if case.time.mode == "steady":
         raise CaseError("'time.mode' must be 'transient' for particle geometries (a core under "
                         "a constant current has no steady state)")
@@ -444,6 +442,14 @@ def _check_case(case: Case) -> None:
                         "salt-inventory multiplier has no diagonal block to precondition)")
     if case.time.mode == "transient" and case.time.dt > case.time.end:
         raise CaseError(f"'time.dt' ({case.time.dt}) is larger than 'time.end' ({case.time.end})")
+
+
+def check_runnable(case: Case) -> None:
+    """What `femsolver run` needs beyond a valid case (`femsolver effective` or `mesh` read the
+    same case without a transient to drive)."""
+    if case.problem == "particle" and case.control.c_rate is None:
+        raise CaseError("missing key 'control.c_rate' (the applied current of a particle "
+                        "geometry, 1/h)")
 
 
 def load_case(path: str | Path, overrides: list[str] = ()) -> Case:

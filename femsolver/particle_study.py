@@ -4,15 +4,17 @@
 
 Writes OUT/particle_comparison.{md,csv} and OUT/particle_comparison.png (voltage-capacity curves,
 intercalation current along the core surface relative to its mean, and the uniformity (coefficient
-of variation, CV) of each run). With --effective, the summary.json files of `femsolver effective`
-runs on composite volumes add their tortuosity factors (keys in EFFECTIVE_KEYS) to the table and
-as a fourth panel.
+of variation, CV) of each run). With --effective, the effective.json files of `femsolver effective`
+runs on composite volumes add a composite table (EFFECTIVE_COLUMNS: computed tortuosity factors
+next to Bruggeman's, the Hashin-Shtrikman bound's and seed 003's measured ones) and a fourth
+panel.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -42,13 +44,34 @@ COLUMNS = {
     "cells": "cells",
     "wall_time_s": "wall time / s",
 }
-# Keys read from the summary.json of an effective-properties run (femsolver effective).
-EFFECTIVE_KEYS = {
-    "name": "composite",
-    "conducting_fraction": "conducting fraction",
-    "relative_conductivity": "sigma_eff/sigma",
-    "tortuosity_factor": "tau^2",
+# Columns of the composite table, from the effective.json of `femsolver effective` runs.
+EFFECTIVE_COLUMNS = {
+    "case": "composite",
+    "conducting_fraction": "conducting fraction eps",
+    "ratio": "sigma_eff/sigma",
+    "tortuosity_factor": "tau^2 (computed)",
+    "tortuosity_bruggeman": "tau^2 Bruggeman",
+    "tortuosity_bound": "tau^2 at the HS bound",
+    "tortuosity_measured": "tau^2 measured (seed 003)",
 }
+# Seed 003, Table S1: ionic tortuosity factors of its composite cathodes (EIS of
+# Li|SSE|composite|SSE|Li), for the cases/composite_*.toml that stand for them.
+MEASURED_TORTUOSITY = {"composite_lno_nmc": 6.7, "composite_lpscl_3wt": 2.0,
+                       "composite_lpscl_5wt": 1.8, "composite_lpscl_10wt": 1.6}
+
+
+def load_effective(directory: Path) -> dict:
+    """effective.json of a `femsolver effective` run, with the tortuosity factors that the
+    Bruggeman and Hashin-Shtrikman conductivities imply and the seed's measured one."""
+    path = Path(directory) / "effective.json"
+    try:
+        e = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FemsolverError(f"{path} not found: run `femsolver effective` first") from None
+    eps = e["conducting_fraction"]
+    return {**e, "tortuosity_bruggeman": eps / e["bruggeman"],
+            "tortuosity_bound": eps / e["maxwell"],
+            "tortuosity_measured": MEASURED_TORTUOSITY.get(e["case"])}
 
 
 def _format(value) -> str:
@@ -82,9 +105,9 @@ def write_tables(rows: list[dict], effective: list[dict], output: Path) -> str:
     if effective:
         with open(output / "composite_tortuosity.csv", "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(EFFECTIVE_KEYS)
-            writer.writerows([[e.get(k) for k in EFFECTIVE_KEYS] for e in effective])
-        text += "\n" + _markdown(effective, EFFECTIVE_KEYS)
+            writer.writerow(EFFECTIVE_COLUMNS)
+            writer.writerows([[e.get(k) for k in EFFECTIVE_COLUMNS] for e in effective])
+        text += "\n" + _markdown(effective, EFFECTIVE_COLUMNS)
     (output / "particle_comparison.md").write_text(text)
     return text
 
@@ -116,11 +139,15 @@ def write_picture(directories: list[Path], rows: list[dict], effective: list[dic
     uniformity.set(ylabel="coefficient of variation of i$_n$",
                    title="Non-uniformity of the interface current")
     if effective:
-        tortuosity = axes[3]
-        tortuosity.bar(range(len(effective)), [e.get("tortuosity_factor") or 0 for e in effective])
-        tortuosity.set_xticks(range(len(effective)), [e.get("name", "") for e in effective],
-                              rotation=30, ha="right", fontsize=8)
+        tortuosity, x = axes[3], np.arange(len(effective))
+        tortuosity.bar(x - 0.2, [e["tortuosity_factor"] for e in effective], 0.4,
+                       label="computed (dense composite)")
+        tortuosity.bar(x + 0.2, [e["tortuosity_measured"] or 0 for e in effective], 0.4,
+                       label="measured (seed 003)")
+        tortuosity.set_xticks(x, [e["case"] for e in effective], rotation=30, ha="right",
+                              fontsize=8)
         tortuosity.set(ylabel=r"ionic tortuosity factor $\tau^2$", title="Composite tortuosity")
+        tortuosity.legend(fontsize=7)
     for ax in (voltage, profile):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
@@ -137,7 +164,7 @@ def compare_particles(directories, output, effective_directories=()) -> str:
     for d, s in zip(directories, summaries):
         if "capacity_mAh_g" not in s:
             raise FemsolverError(f"{d} is not a particle run (its summary has no capacity)")
-    effective = [load_summary(Path(d)) for d in effective_directories]
+    effective = [load_effective(Path(d)) for d in effective_directories]
     rows = _rows(summaries)
     text = write_tables(rows, effective, output)
     write_picture(directories, rows, effective, output)

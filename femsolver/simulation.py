@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
+from femsolver.case import check_runnable
 from femsolver.errors import SolverError
 from femsolver.mesh import build_domain, write_domain
 from femsolver.outputs import tables
@@ -88,6 +89,7 @@ def _global_count(comm, problem) -> tuple[int, int]:
 
 def run(case, comm=MPI.COMM_WORLD, verbose: bool = True) -> dict:
     """Run `case`; returns the summary (on every rank) and writes the output directory."""
+    check_runnable(case)
     start = time.perf_counter()
     progress = _printer(comm, verbose)
     directory = case.output_directory

@@ -29,6 +29,14 @@ DIRECT = {
     **REUSE,
 }
 REFACTOR_AFTER = 8
+# solver.linear = "auto" takes MUMPS (faster than ITERATIVE at every size measured: 2D to 2.0M
+# unknowns, 3D to 1.1M) unless its peak memory would exceed MEMORY_SHARE of what a node has
+# available. Peak resident memory per unknown of direct runs at ~1M unknowns, whole process
+# (docs/performance.md, sections 3 and 6); in 3D the factor's fill grows like N^(4/3) (nested
+# dissection), so the 3D figure is scaled by (N / DIRECT_REFERENCE_DOFS)^(1/3).
+DIRECT_BYTES_PER_DOF = {2: 3.3e3, 3: 16e3}
+DIRECT_REFERENCE_DOFS = 1.08e6
+MEMORY_SHARE = 0.8  # the 3D 1.08M run peaked at 72 % of this machine: it still fits
 # A solve is converged once its residual is within this factor of the residual at which an
 # earlier solve stopped on the update test (the round-off floor of this discretisation).
 FLOOR_FACTOR = 10.0
@@ -50,6 +58,8 @@ def _split_options(problem) -> dict:
     GAMG's default aggregation threshold (none) let the Krylov iterations per Newton iteration
     grow with refinement on the graded Li-foil meshes (35 -> 164 over 8k -> 500k DOFs); 0.05
     drops weak couplings and kept them at ~10 from 8k to 126k DOFs (docs/performance.md).
+    Each split's KSP sees its block change at every Jacobian and would redo GAMG's Galerkin
+    products (45 % of a run); NewtonSolver makes the splits keep them until it rebuilds.
     """
     options = {}
     for k, u in enumerate(problem.unknowns):
@@ -59,6 +69,45 @@ def _split_options(problem) -> dict:
         if not real:
             options[f"fieldsplit_{k}_pc_gamg_threshold"] = 0.05
     return options
+
+
+def direct_memory(dofs: int, dim: int) -> float:
+    """Estimated peak memory of a direct (MUMPS) run with `dofs` unknowns in total, bytes."""
+    growth = max(dofs / DIRECT_REFERENCE_DOFS, 1.0) ** (1 / 3) if dim == 3 else 1.0
+    return DIRECT_BYTES_PER_DOF[dim] * dofs * growth
+
+
+def available_memory() -> float | None:
+    """MemAvailable of this node, bytes (None without /proc/meminfo)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def choose_linear(problem, comm) -> tuple[str, str]:
+    """(linear solver, why) for solver.linear = "auto": "direct" unless the factorisation would
+    not fit in MEMORY_SHARE of the memory available on some node."""
+    if getattr(problem, "inventory", False):
+        return "direct", "the steady inventory multiplier needs it"
+    local = sum(u.function_space.dofmap.index_map.size_local
+                * u.function_space.dofmap.index_map_bs for u in problem.unknowns)
+    total = comm.allreduce(local)
+    dim = problem.unknowns[0].function_space.mesh.topology.dim
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    share = node.allreduce(local) / total  # this node's part of the factorisation
+    available = available_memory()
+    node.Free()
+    need = direct_memory(total, dim) * share
+    fits = comm.allreduce(available is None or need <= MEMORY_SHARE * available, op=MPI.LAND)
+    why = ("free memory unknown here" if available is None else
+           f"a direct solve needs ~{need / 2**20:.0f} MiB of the {available / 2**20:.0f} MiB "
+           "available on this node")
+    return ("direct" if fits else "iterative"), why
 
 
 class NewtonSolver:
@@ -76,7 +125,11 @@ class NewtonSolver:
 
     def __init__(self, problem, params, comm, progress: Callable[[str], None]):
         self.params = params
-        iterative = params.linear == "iterative"
+        self.linear = params.linear
+        if self.linear == "auto":
+            self.linear, why = choose_linear(problem, comm)
+            progress(f"linear solver: {self.linear} (auto: {why})")
+        iterative = self.linear == "iterative"
         options = {
             "snes_type": "newtonls",
             "snes_linesearch_type": "basic",
@@ -119,6 +172,8 @@ class NewtonSolver:
         linear = self.ksp.getIterationNumber()
         if self.fresh_iterations is None:
             self.fresh_iterations = linear
+            if self.reuses_preconditioner:
+                self._reuse_splits(True)
         if linear > max(REFACTOR_AFTER, 2 * self.fresh_iterations):
             self.rebuild = self.reuses_preconditioner
         self.progress(f"    Newton {iteration:2d}  |F| = {residual:.3e}  ({linear} linear its)")
@@ -173,8 +228,16 @@ class NewtonSolver:
         options["snes_lag_preconditioner"] = -2
         self.snes.setFromOptions()
         options.delValue("snes_lag_preconditioner")
+        self._reuse_splits(False)
         self.rebuild = False
         self.fresh_iterations = None
+
+    def _reuse_splits(self, reuse: bool) -> None:
+        """Let the field splits' preconditioners be rebuilt (False) or kept (True)."""
+        pc = self.ksp.getPC()
+        if pc.getType() == PETSc.PC.Type.FIELDSPLIT and pc.getFieldSplitSubKSP():
+            for sub in pc.getFieldSplitSubKSP():
+                sub.getPC().setReusePreconditioner(reuse)
 
 
 @dataclass

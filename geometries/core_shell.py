@@ -9,7 +9,8 @@ axisymmetric (r, z) half-section of the sphere, 3D sphere in a square box.
 
 variant = "bare": no shell; the core touches the matrix only at `contact_spots` spots covering
 `contact_fraction` of its free surface (arcs in 2D, rings in axisymmetry, caps in 3D); the rest
-of the core surface is PARTICLE_BLOCKING. The voids are modelled as that blocking interface on
+of the core surface is PARTICLE_BLOCKING. contact_fraction = 1 is a fully wetted core (a particle
+in a liquid): all of its free surface is PARTICLE_ACTIVE. The voids are modelled as that blocking interface on
 a conforming mesh, not as holes: a void is an insulating gap of unknown, sub-micron
 thickness, and the ion path around it is not resolved in the matrix either way, while a blocking
 interface leaves the mesh free of nanometre slivers and keeps one mesh for the shell and bare
@@ -61,7 +62,8 @@ class CoreShellGeometry:
     coating_meshed: bool = param(False, "mesh the coating as a region (COATING); false: the "
                                  "coating is an interface film of the physics")
     contact_fraction: float = param(0.3, "bare: share of the free core surface touching the "
-                                    "matrix (area; arc length in 2D), 1", fraction=True)
+                                    "matrix (area; arc length in 2D), 1; 1 = fully wetted",
+                                    fraction=True)
     contact_spots: int = param(6, "bare: number of contact spots (arcs, rings or caps)",
                                positive=True)
     contact_layout: str = param("regular", "bare: spot placement, regular or random (seeded)",
@@ -93,9 +95,6 @@ class CoreShellGeometry:
                 and self.coating_thickness >= self.resolved_shell_thickness):
             raise ValueError(f"'geometry.coating_thickness' ({self.coating_thickness:g} m) must "
                              f"be thinner than the shell ({self.resolved_shell_thickness:g} m)")
-        if self.contact_fraction >= 1 and self.variant == "bare":
-            raise ValueError("'geometry.contact_fraction' must be below 1 for variant = 'bare' "
-                             "(use variant = 'shell' for a fully covered core)")
         if self.resolved_contact_radius >= self.core_radius:
             raise ValueError(f"'geometry.collector_contact_radius' must be smaller than the core "
                              f"radius {self.core_radius:g} m")
@@ -288,15 +287,16 @@ def build(model, params: CoreShellGeometry, mesh) -> None:
     layers = Layers(core=[disk_or_ball(occ, dim, centre, R)])
     if coating:
         layers.coating.append(disk_or_ball(occ, dim, centre, R + coating))
+    wetted = params.variant == "bare" and params.contact_fraction >= 1
     if params.variant == "shell":
         layers.shell.append(disk_or_ball(occ, dim, centre, outer))
-    else:
+    elif not wetted:
         directions, half = spot_directions(params)
         for d, beta in zip(directions, half):
             layers.spots += spot_lens(occ, dim, centre, R, d, 2 * R * math.sin(beta / 2))
     extent = (width, height) if dim == 2 else (width, width, height)
     regions = fragment(model, dim, box(occ, dim, extent), layers)
-    add_particle_groups(model, dim, regions, height, bare=params.variant == "bare",
+    add_particle_groups(model, dim, regions, height, bare=params.variant == "bare" and not wetted,
                         collector="core", axis=params.axisymmetric)
 
     h_shell, h_coating, h_bulk = (h * NM for h in params.mesh_sizes(mesh))

@@ -38,8 +38,10 @@ def test_newton_vs_poisson_smallest(shared_dir, capsys):
         m = newton[kind]
         assert m["converged"] and m["iterations_per_step"][0] >= 1
         assert m["assemble"] > 0 and m["solve"] > 0
-    # The direct solver keeps its factorisation from step 1 (femsolver.solver.DIRECT).
+    # Both solvers keep their preconditioner from the step before: the MUMPS factorisation
+    # (femsolver.solver.DIRECT) and the GAMG hierarchies of the field splits (_reuse_splits).
     assert newton["direct"]["factorisations"] == 0
+    assert newton["iterative"]["factorisations"] == 0
     assert [s["linear"] for s in results["seed"]] == ["direct", "iterative"]
     assert all(s["steps"] >= 1 for s in results["seed"])
     if MPI.COMM_WORLD.rank == 0:

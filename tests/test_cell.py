@@ -8,6 +8,7 @@ from mpi4py import MPI
 
 from femsolver.physics.constants import thermal_voltage
 from femsolver.problem import CellProblem
+from femsolver import solver
 from femsolver.solver import start_newton, time_steps
 from femsolver.verification.planar_steady import QUIET, T, limiting_current, planar, solve_steady
 
@@ -49,3 +50,22 @@ def test_iterative_solver_reproduces_direct_solver():
     (V1, u1, psi1), (V2, u2, psi2) = results
     assert V2 == pytest.approx(V1, rel=1e-9)
     assert np.allclose(u2, u1, rtol=0, atol=1e-9) and np.allclose(psi2, psi1, rtol=0, atol=1e-9)
+
+
+def test_auto_solver_takes_mumps_unless_it_would_not_fit(monkeypatch):
+    """solver.linear = auto: direct while the estimated factorisation fits in the memory a node
+    has available (or when that is unknown), iterative beyond; steady closed cells (inventory
+    multiplier) stay direct."""
+    case, domain = planar(40, control={"current_density": 5.0}, time={"end": 0.1, "dt": 0.05})
+    assert case.solver.linear == "auto"
+    p = CellProblem(case, domain)
+    comm = MPI.COMM_WORLD
+    for available, expected in ((None, "direct"), (1e15, "direct"), (1.0, "iterative")):
+        monkeypatch.setattr(solver, "available_memory", lambda: available)
+        assert solver.choose_linear(p, comm)[0] == expected
+    steady, steady_domain = planar(40, control={"current_density": 5.0}, time={"mode": "steady"})
+    assert solver.choose_linear(CellProblem(steady, steady_domain), comm)[0] == "direct"
+    # Linear in N in 2D; in 3D the factor's fill makes it N^(4/3) above the reference size.
+    n = 8 * solver.DIRECT_REFERENCE_DOFS
+    assert solver.direct_memory(n, 2) == pytest.approx(n * solver.DIRECT_BYTES_PER_DOF[2])
+    assert solver.direct_memory(n, 3) == pytest.approx(2 * n * solver.DIRECT_BYTES_PER_DOF[3])

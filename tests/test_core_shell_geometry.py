@@ -1,6 +1,7 @@
 """core_shell and composite geometry families: parameters, validation, regions and tags."""
 
 import math
+from dataclasses import replace
 
 import gmsh
 import numpy as np
@@ -62,7 +63,6 @@ def test_defaults_and_derived_sizes():
     ({"variant": "coated"}, "geometry.variant"),
     ({"dimension": 3, "axisymmetric": True}, "geometry.axisymmetric"),
     ({"contact_fraction": 1.2}, "geometry.contact_fraction"),
-    ({"variant": "bare", "contact_fraction": 1.0}, "geometry.contact_fraction"),
     ({"width": 20e-6}, "geometry.width"),
     ({"shell_thickness": 1e-6, "width": 23e-6}, "geometry.width"),
     ({"coating_thickness": 600e-9}, "geometry.coating_thickness"),
@@ -142,6 +142,20 @@ def test_bare_contact_fraction(model, dimension, layout):
     assert active / (active + blocking) == pytest.approx(0.25, rel=1e-6)
 
 
+@pytest.mark.parametrize("dimension", [2, 3])
+def test_wetted_bare_core_is_all_active(model, dimension):
+    """contact_fraction = 1: the whole free core surface is active, nothing blocking."""
+    g = CoreShellGeometry(dimension=dimension, variant="bare", contact_fraction=1.0)
+    build(model, g, MeshParams())
+    groups = _groups(model, dimension)
+    assert tags.PARTICLE_BLOCKING not in groups and tags.SHELL not in groups
+    R, a = g.core_radius * 1e9, g.resolved_contact_radius * 1e9
+    h = R + math.sqrt(R * R - a * a)  # height of the core above the collector plane
+    free = 2 * math.pi * R * h if dimension == 3 else 2 * R * (math.pi - math.asin(a / R))
+    active = _mass(model, dimension - 1, groups[tags.PARTICLE_ACTIVE])
+    assert active == pytest.approx(free, rel=1e-6)
+
+
 def _integral(domain, tag, kind="ds"):
     form = fem.form(1.0 * measure(kind, domain, subdomain_data=domain.facet_tags)(tag))
     return domain.mesh.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
@@ -157,6 +171,10 @@ def test_axisymmetric_bare_rings_cover_the_fraction():
     R, a = g.core_radius, g.resolved_contact_radius
     free = 2 * math.pi * R ** 2 * (1 + math.sqrt(1 - (a / R) ** 2))
     assert active + blocking == pytest.approx(free, rel=2e-3)
+    wetted = build_domain(replace(g, contact_fraction=1.0),
+                          MeshParams(h_interface=g.core_radius / 200), MPI.COMM_WORLD)
+    assert _integral(wetted, tags.PARTICLE_ACTIVE, "dS") == pytest.approx(free, rel=2e-3)
+    assert _integral(wetted, tags.PARTICLE_BLOCKING, "dS") == 0
 
 
 def test_composite_packing_reaches_the_seed_fraction():

@@ -10,6 +10,7 @@ from femsolver import tags
 from femsolver.case import MeshParams
 from femsolver.cli import main
 from femsolver.effective import bruggeman, effective_conductivity, maxwell
+from femsolver.particle_study import load_effective, write_tables
 from femsolver.mesh import build_domain
 from femsolver.verification import hashin, maxwell as maxwell_benchmark
 from geometries.composite import CompositeGeometry
@@ -56,10 +57,10 @@ def test_composite_is_below_the_bound():
         effective_conductivity(domain, {tags.MATRIX: 0.145})
 
 
-def _write_case(directory, geometry: str) -> str:
+def _write_case(directory, geometry: str, name: str = "eff") -> str:
     path = directory / "case.toml"
     if MPI.COMM_WORLD.rank == 0:
-        path.write_text(f'name = "eff"\n[geometry]\n{geometry}\n[control]\nc_rate = 1.0\n'
+        path.write_text(f'name = "{name}"\n[geometry]\n{geometry}\n'  # no C-rate: not needed
                         f'[output]\ndirectory = "{directory / "out"}"\n')
     MPI.COMM_WORLD.barrier()
     return str(path)
@@ -67,16 +68,33 @@ def _write_case(directory, geometry: str) -> str:
 
 def test_cli_writes_effective_json(shared_dir, capsys):
     case = _write_case(shared_dir, 'kind = "composite"\nparticle_count = 4\n'
-                                   'active_fraction = 0.3')
+                                   'active_fraction = 0.3', name="composite_lpscl_5wt")
     assert main(["effective", case, "-q"]) == 0
     MPI.COMM_WORLD.barrier()  # rank 0 writes the files
     data = json.loads((shared_dir / "out" / "effective.json").read_text())
-    assert data["case"] == "eff" and 0 < data["ratio"] < data["maxwell"]
+    assert data["case"] == "composite_lpscl_5wt" and 0 < data["ratio"] < data["maxwell"]
+    # the core-shell study's composite table: tau^2 = eps / ratio for each model, and the
+    # seed's measured value for the case that stands for its BM-05 composite
+    row = load_effective(shared_dir / "out")
+    eps = data["conducting_fraction"]
+    assert row["tortuosity_factor"] == pytest.approx(eps / data["ratio"])
+    assert row["tortuosity_bruggeman"] == pytest.approx(eps / data["bruggeman"])
+    assert row["tortuosity_bound"] == pytest.approx(eps / data["maxwell"])
+    assert row["tortuosity_factor"] > row["tortuosity_bound"]  # HS is an upper bound on sigma
+    assert row["tortuosity_measured"] == 1.8
+    if MPI.COMM_WORLD.rank == 0:
+        text = write_tables([], [row], shared_dir / "study")
+        assert "| composite_lpscl_5wt | " in text and "| 1.8 |" in text
+        assert (shared_dir / "study" / "composite_tortuosity.csv").exists()
     assert data["sigma_matrix"] == pytest.approx(0.145)  # Li6PS5Cl at 25 C (seed 003)
     assert "tortuosity factor" in (shared_dir / "out" / "effective.md").read_text()
     # an override naming a bad key is a case error (exit 2)
     assert main(["effective", case, "-q", "--set", "solid_electrolyte.conductivity=-1"]) == 2
     assert "solid_electrolyte.conductivity" in capsys.readouterr().err or MPI.COMM_WORLD.rank
+    # the same case cannot be run: it has no C-rate (exit 2, the key named, nothing written)
+    assert main(["run", case, "-q", "-o", str(shared_dir / "run")]) == 2
+    assert "control.c_rate" in capsys.readouterr().err or MPI.COMM_WORLD.rank
+    assert not (shared_dir / "run").exists()
 
 
 @pytest.mark.skipif(MPI.COMM_WORLD.size == 1, reason="compares 2 ranks with 1")

@@ -47,7 +47,8 @@ def plot_regions(domain, path: str | Path) -> None:
         cells, cell_values = _gather(mesh, 2, domain.cell_tags)
         facets, facet_values = _gather(mesh, 1, domain.facet_tags)
         if mesh.comm.rank == 0:
-            _draw_2d(cells / scale, cell_values, facets / scale, facet_values, unit, path)
+            axes = "rz" if domain.axisymmetric else "xy"
+            _draw_2d(cells / scale, cell_values, facets / scale, facet_values, unit, axes, path)
     else:
         faces, face_values = _gather(mesh, 2, domain.facet_tags,
                                      keep=(tags.WORKING_ACTIVE, tags.WORKING_BLOCKING))
@@ -80,7 +81,7 @@ def _gather(mesh, dim: int, meshtags, keep=None):
     return np.concatenate(points), np.concatenate(values)
 
 
-def _draw_2d(cells, cell_values, facets, facet_values, unit: str, path) -> None:
+def _draw_2d(cells, cell_values, facets, facet_values, unit: str, axes: str, path) -> None:
     fig = Figure(figsize=(7, 6))
     ax = fig.add_subplot()
     ax.add_collection(PolyCollection(cells, facecolors=[COLOURS[v] for v in cell_values],
@@ -94,7 +95,8 @@ def _draw_2d(cells, cell_values, facets, facet_values, unit: str, path) -> None:
             handles.append(Line2D([], [], color=COLOURS[tag], lw=1.5, label=tags.NAMES[tag]))
     ax.autoscale_view()
     ax.set_aspect("equal")
-    ax.set(xlabel=f"x ({unit})", ylabel=f"y ({unit})", title="regions and boundary tags")
+    ax.set(xlabel=f"{axes[0]} ({unit})", ylabel=f"{axes[1]} ({unit})",
+           title="regions and boundary tags")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
     fig.savefig(path, dpi=200, bbox_inches="tight")
 
