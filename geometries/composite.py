@@ -30,9 +30,10 @@ from femsolver.errors import GeometryError
 from geometries.common import NM, check_keys
 from geometries.particles import (
     CORE_DENSITY, SHELL_DENSITY, Layers, add_particle_groups, band_size_field, box,
-    delaunay_on_spheres, disk_or_ball, fragment, shell_thickness_from_mass)
+    check_curves_apart, delaunay_on_spheres, disk_or_ball, fragment, shell_thickness_from_mass)
 
 TANGENCY_GAP = 0.02  # mean radii: smallest distance between two surfaces that do not cross
+CROSSING_TOLERANCE = 1e-6  # mean radii: curves closer than this cross (see check_curves_apart)
 MARGIN = 0.002  # mean radii: how far beyond a band's edge the penalty pushes
 FIRE_STEPS = 5000  # minimisation steps of one random start
 MAX_SWEEPS = 2000  # push-apart sweeps that clear the near tangencies afterwards
@@ -290,6 +291,8 @@ def build(model, params: CompositeGeometry, mesh) -> None:
                     layers.shell.append(disk_or_ball(occ, dim, c, r + t))
                 bands.append((c, r, r + t))
     regions = fragment(model, dim, box(occ, dim, [size] * dim), layers)
+    if dim == 2:
+        check_curves_apart(model, CROSSING_TOLERANCE * params.mean_radius * NM, "geometry.seed")
     add_particle_groups(model, dim, regions, size, bare=False, collector="all", axis=False)
     h, h_bulk = (x * NM for x in params.mesh_sizes(mesh))
     band_size_field(model, dim, [(bands, h)], h_bulk)

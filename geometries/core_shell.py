@@ -10,11 +10,11 @@ axisymmetric (r, z) half-section of the sphere, 3D sphere in a square box.
 variant = "bare": no shell; the core touches the matrix only at `contact_spots` spots covering
 `contact_fraction` of its free surface (arcs in 2D, rings in axisymmetry, caps in 3D); the rest
 of the core surface is PARTICLE_BLOCKING. contact_fraction = 1 is a fully wetted core (a particle
-in a liquid): all of its free surface is PARTICLE_ACTIVE. The voids are modelled as that blocking interface on
-a conforming mesh, not as holes: a void is an insulating gap of unknown, sub-micron
-thickness, and the ion path around it is not resolved in the matrix either way, while a blocking
-interface leaves the mesh free of nanometre slivers and keeps one mesh for the shell and bare
-variants.
+in a liquid): all of its free surface is PARTICLE_ACTIVE, there are no spots and no blocking part.
+The voids are modelled as that blocking interface on a conforming mesh, not as holes: a void is
+an insulating gap of unknown, sub-micron thickness, and the ion path around it is not resolved
+in the matrix either way, while a blocking interface leaves the mesh free of nanometre slivers
+and keeps one mesh for the shell and bare variants.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class CoreShellGeometry:
     coating_meshed: bool = param(False, "mesh the coating as a region (COATING); false: the "
                                  "coating is an interface film of the physics")
     contact_fraction: float = param(0.3, "bare: share of the free core surface touching the "
-                                    "matrix (area; arc length in 2D), 1; 1 = fully wetted",
+                                    "matrix (area; arc length in 2D), 1; 1: fully wetted, "
+                                    "contact_spots unused",
                                     fraction=True)
     contact_spots: int = param(6, "bare: number of contact spots (arcs, rings or caps)",
                                positive=True)

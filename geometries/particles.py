@@ -9,6 +9,8 @@ another core is ACTIVE, and nothing outside the box survives.
 
 from __future__ import annotations
 
+import itertools
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -210,3 +212,23 @@ def delaunay_on_spheres(model) -> None:
     for _, surface in model.getEntities(2):
         if model.getType(2, surface) == "Sphere":
             model.mesh.setAlgorithm(2, surface, 5)
+
+
+def check_curves_apart(model, tolerance: float, key: str) -> None:
+    """Raise GeometryError if two curves of a 2D model that share no vertex come within
+    `tolerance` (nm, the builders' unit) of each other: they cross without an intersection
+    vertex (OCC's fragment missed it), and gmsh's 2D mesher would retry the recovery of their
+    crossing 1D meshes for ever (a 30-particle composite never finished)."""
+    curves = []
+    for _, tag in model.getEntities(1):
+        box = np.reshape(model.getBoundingBox(1, tag), (2, 3))
+        ends = {abs(v) for _, v in model.getBoundary([(1, tag)], oriented=False)}
+        curves.append((tag, box[0] - tolerance, box[1] + tolerance, ends))
+    for (a, lo_a, hi_a, ends_a), (b, lo_b, hi_b, ends_b) in itertools.combinations(curves, 2):
+        if ends_a & ends_b or np.any(hi_a < lo_b) or np.any(hi_b < lo_a):
+            continue
+        gap = model.occ.getDistance(1, a, 1, b)[0]
+        if 0 <= gap < tolerance:
+            raise GeometryError(
+                f"the geometry has two curves that cross without meeting ({gap:.3g} nm "
+                f"apart), which gmsh cannot mesh; change {key}")

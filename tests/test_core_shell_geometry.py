@@ -15,7 +15,7 @@ from femsolver.case import MeshParams, case_from_dict
 from femsolver.errors import CaseError, GeometryError
 from femsolver.measures import measure
 from femsolver.mesh import build_domain
-from geometries import REGISTRY
+from geometries import REGISTRY, composite
 from geometries.composite import CompositeGeometry, pack
 from geometries.core_shell import CoreShellGeometry, build, spot_directions
 from geometries.particles import shell_thickness_from_mass
@@ -187,6 +187,17 @@ def test_composite_packing_reaches_the_seed_fraction():
         with pytest.raises(GeometryError, match="geometry.active_fraction"):
             pack(CompositeGeometry(dimension=dimension, particle_count=count,
                                    active_fraction=fraction))
+
+
+def test_composite_with_crossing_curves_is_refused(model):
+    """A 30-particle 2D packing (seed 1) where OCC's fragment leaves two shell circles crossing
+    without a vertex: gmsh's 2D mesher would retry for ever; the builder says which key to
+    change instead. Seed 2 has no such pair and builds."""
+    with pytest.raises(GeometryError, match="geometry.seed"):
+        composite.build(model, CompositeGeometry(particle_count=30, seed=1), MeshParams())
+    model.remove()
+    model.add("seed2")
+    composite.build(model, CompositeGeometry(particle_count=30, seed=2), MeshParams())
 
 
 @pytest.mark.parametrize("dimension", [2, 3])
