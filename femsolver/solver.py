@@ -30,9 +30,9 @@ DIRECT = {
 }
 REFACTOR_AFTER = 8
 # solver.linear = "auto" takes MUMPS (faster than ITERATIVE at every size measured: 2D to 2.0M
-# unknowns, 3D to 1.1M) unless its peak memory would exceed MEMORY_SHARE of what a node has
-# available. Peak resident memory per unknown of direct runs at ~1M unknowns, whole process
-# (docs/performance.md, sections 3 and 6); in 3D the factor's fill grows like N^(4/3) (nested
+# unknowns, 3D to 364k) unless its peak memory would exceed MEMORY_SHARE of what a node has
+# available. Peak resident memory per unknown of direct runs at 1-2M unknowns, whole process
+# (docs/performance.md, sections 3, 5 and 7); in 3D the factor's fill grows like N^(4/3) (nested
 # dissection), so the 3D figure is scaled by (N / DIRECT_REFERENCE_DOFS)^(1/3).
 DIRECT_BYTES_PER_DOF = {2: 3.3e3, 3: 16e3}
 DIRECT_REFERENCE_DOFS = 1.08e6
