@@ -144,6 +144,9 @@ def write_picture(directories: list[Path], rows: list[dict], effective: list[dic
                        label="computed (dense composite)")
         tortuosity.bar(x + 0.2, [e["tortuosity_measured"] or 0 for e in effective], 0.4,
                        label="measured (seed 003)")
+        for key, style, label in (("tortuosity_bruggeman", "k_", "Bruggeman"),
+                                  ("tortuosity_bound", "k.", "Hashin-Shtrikman bound")):
+            tortuosity.plot(x - 0.2, [e[key] for e in effective], style, ms=14, label=label)
         tortuosity.set_xticks(x, [e["case"] for e in effective], rotation=30, ha="right",
                               fontsize=8)
         tortuosity.set(ylabel=r"ionic tortuosity factor $\tau^2$", title="Composite tortuosity")

@@ -10,7 +10,7 @@ from femsolver import tags
 from femsolver.case import MeshParams
 from femsolver.cli import main
 from femsolver.effective import bruggeman, effective_conductivity, maxwell
-from femsolver.particle_study import load_effective, write_tables
+from femsolver.particle_study import load_effective, write_picture, write_tables
 from femsolver.mesh import build_domain
 from femsolver.verification import hashin, maxwell as maxwell_benchmark
 from geometries.composite import CompositeGeometry
@@ -66,6 +66,8 @@ def _write_case(directory, geometry: str, name: str = "eff") -> str:
     return str(path)
 
 
+# the picture is drawn without particle runs, so their panels have no legend entries
+@pytest.mark.filterwarnings("ignore:No artists with labels")
 def test_cli_writes_effective_json(shared_dir, capsys):
     case = _write_case(shared_dir, 'kind = "composite"\nparticle_count = 4\n'
                                    'active_fraction = 0.3', name="composite_lpscl_5wt")
@@ -86,6 +88,8 @@ def test_cli_writes_effective_json(shared_dir, capsys):
         text = write_tables([], [row], shared_dir / "study")
         assert "| composite_lpscl_5wt | " in text and "| 1.8 |" in text
         assert (shared_dir / "study" / "composite_tortuosity.csv").exists()
+        write_picture([], [], [row], shared_dir / "study")  # the tortuosity panel alone
+        assert (shared_dir / "study" / "particle_comparison.png").stat().st_size > 0
     assert data["sigma_matrix"] == pytest.approx(0.145)  # Li6PS5Cl at 25 C (seed 003)
     assert "tortuosity factor" in (shared_dir / "out" / "effective.md").read_text()
     # an override naming a bad key is a case error (exit 2)

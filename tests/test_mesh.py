@@ -22,8 +22,10 @@ from femsolver.case import MeshParams
 from femsolver.errors import GeometryError
 import femsolver.mesh
 from femsolver.mesh import build_domain, cache_path, write_domain
+from femsolver.outputs import regions
 from femsolver.outputs.regions import plot_regions
 from geometries import REGISTRY, GeometryFamily
+from geometries.core_shell import CoreShellGeometry
 from geometries.li_foil import LiFoilGeometry, layout
 from geometries.planar import PlanarGeometry
 from helpers import integrate
@@ -240,6 +242,18 @@ def test_write_domain_and_plot_regions(bare, shared_dir):
     for name in ("cell_tags.xdmf", "cell_tags.h5", "facet_tags.xdmf", "facet_tags.h5",
                  "regions.png", "interface.png"):
         assert (shared_dir / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize("axisymmetric, labels", [(False, ("x (µm)", "y (µm)")),
+                                                  (True, ("r (µm)", "z (µm)"))])
+def test_regions_picture_names_the_section_axes(monkeypatch, tmp_path, axisymmetric, labels):
+    """An axisymmetric section is drawn in (r, z), a plane section in (x, y)."""
+    drawn = []
+    monkeypatch.setattr(regions.Figure, "savefig", lambda fig, *args, **kwargs: drawn.append(
+        (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel())))
+    domain = build_domain(CoreShellGeometry(axisymmetric=axisymmetric), MeshParams())
+    plot_regions(domain, tmp_path / "regions.png")
+    assert drawn == ([labels] if MPI.COMM_WORLD.rank == 0 else [])
 
 
 # ---- mesh cache (FEMSOLVER_MESH_CACHE) -----------------------------------------------------------
