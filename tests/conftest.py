@@ -7,11 +7,22 @@ import tempfile
 from pathlib import Path
 
 import femsolver  # noqa: F401
+import gmsh
 import pytest
 from mpi4py import MPI
 
 # Tests never read or fill a user's mesh cache; the cache tests set their own directory.
 os.environ.pop("FEMSOLVER_MESH_CACHE", None)
+
+
+@pytest.fixture
+def model():
+    """A fresh, silent gmsh model; gmsh is finalised afterwards."""
+    gmsh.initialize(readConfigFiles=False, interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.model.add("test")
+    yield gmsh.model
+    gmsh.finalize()
 
 
 @pytest.fixture

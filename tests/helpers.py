@@ -1,5 +1,24 @@
 """Test utilities. The small dolfinx domains, cases from dictionaries and global integrals are
 library code now (the verification benchmarks use them): femsolver.verification.domains."""
 
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 from femsolver.verification.domains import (  # noqa: F401
     integrate, make_case, rectangle_domain)
+
+
+def interrupt_first_step(args) -> tuple[int, str]:
+    """Run `femsolver run ARGS` in a child process, send it Ctrl-C (SIGINT) after its first
+    accepted time step; returns (exit code, output)."""
+    process = subprocess.Popen(
+        [Path(sys.executable).parent / "femsolver", "run", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if line.startswith("  t = "):  # the first accepted step
+            process.send_signal(signal.SIGINT)
+            break
+    output = process.communicate(timeout=120)[0]
+    return process.returncode, output

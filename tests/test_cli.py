@@ -2,7 +2,6 @@
 `femsolver verify`. (Depletion at Sand's time: femsolver/verification/sand.py.)"""
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from mpi4py import MPI
 
 from femsolver.cli import main
+from helpers import interrupt_first_step
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 BIN = Path(sys.executable).parent
@@ -93,16 +93,10 @@ def test_diverging_newton_is_reported_and_marked_failed(shared_dir, capsys):
 @serial_only
 def test_ctrl_c_finishes_the_step_and_writes_an_interrupted_summary(shared_dir):
     out = shared_dir / "interrupted"
-    process = subprocess.Popen(
-        [BIN / "femsolver", "run", str(CASES / "planar_li_li.toml"), "-o", str(out),
-         "--set", "time.end=1e3", "--set", "time.growth=1.0", "--set", "output.pictures=false"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in process.stdout:
-        if line.startswith("  t = "):  # the first accepted step
-            process.send_signal(signal.SIGINT)
-            break
-    output = process.communicate(timeout=120)[0]
-    assert process.returncode == 130
+    returncode, output = interrupt_first_step(
+        [CASES / "planar_li_li.toml", "-o", out, "--set", "time.end=1e3",
+         "--set", "time.growth=1.0", "--set", "output.pictures=false"])
+    assert returncode == 130
     assert "interrupted: writing the last step and the summary" in output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and 0 < summary["final_time_s"] < 1e3

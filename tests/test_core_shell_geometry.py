@@ -3,7 +3,6 @@
 import math
 from dataclasses import replace
 
-import gmsh
 import numpy as np
 import pytest
 import ufl
@@ -19,15 +18,6 @@ from geometries import REGISTRY, composite
 from geometries.composite import CompositeGeometry, pack
 from geometries.core_shell import CoreShellGeometry, build, spot_directions
 from geometries.particles import shell_thickness_from_mass
-
-
-@pytest.fixture
-def model():
-    gmsh.initialize(readConfigFiles=False, interruptible=False)
-    gmsh.option.setNumber("General.Terminal", 0)
-    gmsh.model.add("test")
-    yield gmsh.model
-    gmsh.finalize()
 
 
 def test_seed_mass_balance_gives_516_nm():

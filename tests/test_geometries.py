@@ -3,7 +3,6 @@
 Pure Python and gmsh only (no dolfinx mesh): each MPI rank runs these on its own.
 """
 
-import gmsh
 import numpy as np
 import pytest
 
@@ -15,16 +14,6 @@ from geometries.li_foil import MIN_GAP, LiFoilGeometry, layout
 from geometries.planar import PlanarGeometry
 
 NM = 1e9
-
-
-@pytest.fixture
-def model():
-    """A fresh, silent gmsh model; gmsh is finalised afterwards."""
-    gmsh.initialize(readConfigFiles=False, interruptible=False)
-    gmsh.option.setNumber("General.Terminal", 0)
-    gmsh.model.add("test")
-    yield gmsh.model
-    gmsh.finalize()
 
 
 def test_registry_maps_kinds_to_families():

@@ -2,7 +2,6 @@
 parallel. (The physics against exact results: the verification tests.)"""
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from femsolver.particle import ParticleProblem
 from femsolver.particle_outputs import ParticleFields, polar_angles
 from femsolver.particle_study import compare_particles
 from femsolver.physics.constants import FARADAY
+from helpers import interrupt_first_step
 from test_particle import (A_CORE, B_SE, HYBRID, L_LIQUID, LIQUID, i_n_of, run_to_end,
                            slab_case, slab_domain)
 
@@ -290,16 +290,9 @@ def test_diverging_newton_is_reported_and_marked_failed(shared_dir, capsys):
 @serial_only
 def test_ctrl_c_finishes_the_step_and_writes_an_interrupted_summary(shared_dir):
     out = shared_dir / "interrupted"
-    process = subprocess.Popen(
-        [BIN / "femsolver", "run", str(CASE), "-o", str(out), *COARSE,
-         "--set", "time.growth=1.0", "--set", "output.pictures=false"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in process.stdout:
-        if line.startswith("  t = "):  # the first accepted step
-            process.send_signal(signal.SIGINT)
-            break
-    output = process.communicate(timeout=120)[0]
-    assert process.returncode == 130
+    returncode, output = interrupt_first_step(
+        [CASE, "-o", out, *COARSE, "--set", "time.growth=1.0", "--set", "output.pictures=false"])
+    assert returncode == 130
     assert "interrupted: writing the last step and the summary" in output
     summary = read(out, "summary.json")
     assert summary["status"] == "interrupted" and 0 < summary["final_time_s"] < 5400
