@@ -33,6 +33,10 @@ def test_defaults_are_the_documented_seed_values():
      "'solver.linear' = 'iterative' needs time.mode = 'transient'"),
     ({"geometry": {"lenght": 1e-6}}, "unknown key 'geometry.lenght' (did you mean 'length'?)"),
     ({"geometry": {"kind": "sphere"}}, "'geometry.kind' must be one of"),
+    ({"electrolyte": {"model": "concentrated", "material": "LiTFSI_DOL_DME_1M_BKCS2011",
+                      "transference": 0.4}},
+     "missing key 'electrolyte.diffusivity': the named electrolyte "
+     "'LiTFSI_DOL_DME_1M_BKCS2011' has no sourced diffusivity"),
 ])
 def test_bad_input_names_the_key(sections, fragment):
     with pytest.raises(CaseError) as err:

@@ -1,5 +1,5 @@
 """Concentrated-solution electrolyte (Newman): the dilute model as its special case, a steady
-planar cell with concentration-dependent conductivity against its analytic solution. The
+planar cell with each named electrolyte's conductivity against its analytic solution. The
 manufactured-solution rates are femsolver.verification.mms rows (tests/test_verification.py)."""
 
 import json
@@ -37,35 +37,70 @@ def test_dilute_electrolyte_written_as_concentrated_gives_the_same_run(shared_di
         assert newman[key] == pytest.approx(dilute[key], rel=1e-10), key
 
 
-def test_steady_planar_cell_with_nyman_conductivity_matches_analytic_voltage(shared_dir):
-    """Steady closed cell, constant D and t+, kappa(c) of LiPF6 (Nyman 2008).
+L, D, C0, I0, T = 20e-6, 3e-10, 1000.0, 10.0, 298.15  # the steady planar cell below
+
+
+def steady_planar_reference(kappa, t_plus):
+    """Electrode concentration c(0) and cell voltage of the steady closed cell at half the
+    limiting current, for constant D and t+ and conductivity kappa(c), and that current.
 
     N- = -D grad c - (1 - t+) i/F = 0 with i = -i_app gives a linear c(y) = c0 + (1 - t+) i_app (y - L/2)
     /(F D); (N1) then gives Phi(0) - Phi(L) = -i_app int dy/kappa(c(y)) + 2 (1 - t+) (RT/F)
     ln(c(0)/c(L)), and the cell voltage adds the overpotentials of (N3) at c(0) and c(L).
     """
-    L, D, c0, i0, t_plus, T = 20e-6, 3e-10, 1000.0, 10.0, 0.2594, 298.15
     VT = thermal_voltage(T)
-    i_app = 0.5 * 2 * FARADAY * D * c0 / ((1 - t_plus) * L)  # half the limiting current
+    i_app = 0.5 * 2 * FARADAY * D * C0 / ((1 - t_plus) * L)
 
     def c(y):
-        return c0 + (1 - t_plus) * i_app * (y - L / 2) / (FARADAY * D)
+        return C0 + (1 - t_plus) * i_app * (y - L / 2) / (FARADAY * D)
 
+    y = np.linspace(0, L, 200001)
+    ohmic = np.trapezoid(1 / kappa(c(y)), y) * i_app
+    eta_w = invert(lambda e: butler_volmer(e, c(0) / C0, I0, 0.5, 0.5, exp=np.exp), -i_app)
+    eta_c = invert(lambda e: butler_volmer(e, c(L) / C0, I0, 0.5, 0.5, exp=np.exp), i_app)
+    V = VT * (eta_w - eta_c) - ohmic + 2 * (1 - t_plus) * VT * np.log(c(0) / c(L))
+    return c(0), V, i_app
+
+
+def run_steady_planar(out, material, t_plus, i_app, h_bulk):
+    summary = run(out, "planar_li_li.toml", "-q",
+                  "--set", f"geometry.length={L}", "--set", f"mesh.h_interface={h_bulk / 4}",
+                  "--set", f"mesh.h_bulk={h_bulk}", "--set", "electrolyte.model=concentrated",
+                  "--set", f"electrolyte.material={material}",
+                  "--set", f"electrolyte.transference={t_plus}",
+                  "--set", f"electrolyte.diffusivity={D}", "--set", "time.mode=steady",
+                  "--set", f"control.current_density={i_app}", "--set", "output.pictures=false")
+    return summary["min_surface_concentration_mol_m3"], summary["cell_voltage_V"]
+
+
+def test_steady_planar_cell_with_nyman_conductivity_matches_analytic_voltage(shared_dir):
+    """kappa(c) of LiPF6 (Nyman 2008), t+ of the named set."""
     def kappa(conc):
         x = conc / 1000
         return 0.1297 * x**3 - 2.51 * x**1.5 + 3.329 * x
 
-    y = np.linspace(0, L, 200001)
-    ohmic = np.trapezoid(1 / kappa(c(y)), y) * i_app
-    eta_w = invert(lambda e: butler_volmer(e, c(0) / c0, i0, 0.5, 0.5, exp=np.exp), -i_app)
-    eta_c = invert(lambda e: butler_volmer(e, c(L) / c0, i0, 0.5, 0.5, exp=np.exp), i_app)
-    V_exact = VT * (eta_w - eta_c) - ohmic + 2 * (1 - t_plus) * VT * np.log(c(0) / c(L))
-    summary = run(shared_dir / "nyman", "planar_li_li.toml", "-q",
-                  "--set", f"geometry.length={L}", "--set", "mesh.h_interface=1e-7",
-                  "--set", "mesh.h_bulk=4e-7", "--set", "electrolyte.model=concentrated",
-                  "--set", "electrolyte.material=LiPF6_EC_EMC_Nyman2008",
-                  "--set", f"electrolyte.diffusivity={D}", "--set", "time.mode=steady",
-                  "--set", f"control.current_density={i_app}", "--set", "output.pictures=false")
+    c_w, V_exact, i_app = steady_planar_reference(kappa, 0.2594)
+    c_run, V_run = run_steady_planar(shared_dir / "nyman", "LiPF6_EC_EMC_Nyman2008", 0.2594,
+                                     i_app, h_bulk=4e-7)
     # Observed: c(0) within 3e-8 relative, V within 4.1e-7 V of V_exact = -0.635 V.
-    assert summary["min_surface_concentration_mol_m3"] == pytest.approx(c(0), rel=1e-6)
-    assert summary["cell_voltage_V"] == pytest.approx(V_exact, abs=2e-6)
+    assert c_run == pytest.approx(c_w, rel=1e-6)
+    assert V_run == pytest.approx(V_exact, abs=2e-6)
+
+
+def test_steady_planar_cell_with_litfsi_dol_dme_converges_to_analytic_solution(shared_dir):
+    """The LiTFSI DOL:DME set (constant kappa = 10.97 mS/cm) with D and t+ given by the case.
+
+    Here the errors are those of P1 (the log term of Phi is not in the space), so the check
+    is their order in h rather than one tolerance.
+    """
+    t_plus = 0.4
+    c_w, V_exact, i_app = steady_planar_reference(lambda c: np.full_like(c, 1.0967742), t_plus)
+    errors = []
+    for h in (4e-7, 2e-7):
+        c_run, V_run = run_steady_planar(shared_dir / f"litfsi_{h}", "LiTFSI_DOL_DME_1M_BKCS2011",
+                                         t_plus, i_app, h)
+        errors.append((abs(c_run - c_w) / C0, abs(V_run - V_exact)))
+    (ec, eV), (ec2, eV2) = errors
+    # Observed: c errors 1.2e-5 -> 3.1e-6 of c0 (order 1.97), V errors 2.1e-6 -> 5.4e-7 V (1.98).
+    assert np.log2(ec / ec2) > 1.8 and np.log2(eV / eV2) > 1.8
+    assert ec2 < 1e-5 and eV2 < 1e-6

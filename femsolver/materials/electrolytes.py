@@ -2,7 +2,8 @@
 
 Each entry gives conductivity (S/m), diffusivity (salt, m2/s), transference (t+) and
 thermodynamic_factor, and its source. A case selects one with electrolyte.material and may
-override any property with its own key.
+override any property with its own key. A property without a published value for the set is
+left out: the case must give it (never a guessed number).
 """
 
 from dataclasses import dataclass
@@ -28,6 +29,16 @@ ELECTROLYTES = {
         "transference": 0.5,
         "thermodynamic_factor": 1.0,
     },
+    "LiTFSI_DOL_DME_1M_BKCS2011": {
+        "source": "1 M LiTFSI in DOL:DME 1:1 (v/v), 298 K (the seed 001 Li||Li electrolyte, "
+                  "without its LiNO3): conductivity 10.97 mS/cm, Bull. Korean Chem. Soc. 32 "
+                  "(2011) 3682, doi:10.5012/bkcs.2011.32.10.3682, as tabulated in CALiSol-23 "
+                  "(Sci. Data 2024, doi:10.1038/s41597-024-03575-8). "
+                  "Measured at 1 M only, so constant in c. No sourced salt diffusivity or "
+                  "transference number: the case gives electrolyte.diffusivity and "
+                  "electrolyte.transference",
+        "conductivity": 1.0967742,
+    },
 }
 
 
@@ -52,6 +63,9 @@ def concentrated_properties(el) -> ConcentratedProperties:
     values = {k: getattr(el, k) if getattr(el, k) is not None else base.get(k) for k in KEYS}
     values["thermodynamic_factor"] = values["thermodynamic_factor"] or 1.0
     for key, value in values.items():
+        if value is None and el.material:
+            raise ValueError(f"missing key 'electrolyte.{key}': the named electrolyte "
+                             f"'{el.material}' has no sourced {key}")
         if value is None:
             raise ValueError(f"missing key 'electrolyte.{key}' (or choose electrolyte.material: "
                              f"{', '.join(ELECTROLYTES)})")
