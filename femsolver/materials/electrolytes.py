@@ -63,12 +63,10 @@ def concentrated_properties(el) -> ConcentratedProperties:
     values = {k: getattr(el, k) if getattr(el, k) is not None else base.get(k) for k in KEYS}
     values["thermodynamic_factor"] = values["thermodynamic_factor"] or 1.0
     for key, value in values.items():
-        if value is None and el.material:
-            raise ValueError(f"missing key 'electrolyte.{key}': the named electrolyte "
-                             f"'{el.material}' has no sourced {key}")
         if value is None:
-            raise ValueError(f"missing key 'electrolyte.{key}' (or choose electrolyte.material: "
-                             f"{', '.join(ELECTROLYTES)})")
+            hint = (f": the named electrolyte '{el.material}' has no sourced {key}" if el.material
+                    else f" (or choose electrolyte.material: {', '.join(ELECTROLYTES)})")
+            raise ValueError(f"missing key 'electrolyte.{key}'{hint}")
     props = ConcentratedProperties(
         **{k: Property(values[k], f"electrolyte.{k}") for k in KEYS[:3]},
         transference=values["transference"])

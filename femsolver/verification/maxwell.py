@@ -31,7 +31,7 @@ SIDE = {2: R * math.sqrt(math.pi / PHI), 3: R * (4 * math.pi / (3 * PHI)) ** (1 
 # (h at the inclusion, h_bulk) in R, halved along the sequence. 2D meshes are uniform: a graded
 # mesh keeps its grading zone (size 0.25 x distance) as h falls, and that zone, where the dipole
 # field bends most, held the 2D rate at 1.3-1.5 (uniform: 2.35, 2.2). 3D stays graded (uniform
-# would need 0.8M cells at h = 0.1 R), so its rate is below 2 until the zone is thinner than R.
+# would need 0.63M cells at h = 0.1 R), so its rate is below 2 until the zone is thinner than R.
 SEQUENCE = {2: [(0.2 / 2 ** j, 0.2 / 2 ** j) for j in range(4)],
             3: [(0.4 / 2 ** j, 1.6 / 2 ** j) for j in range(4)]}
 LEVELS = {0: {2: 3, 3: 3}, 1: {2: 3, 3: 3}, 2: {2: 4, 3: 4}, 3: {2: 4, 3: 4}}
