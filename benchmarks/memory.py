@@ -30,7 +30,8 @@ MIB = 2.0**20
 def measure(args) -> dict:
     from femsolver import tags
     from femsolver.mesh import build_domain
-    from femsolver.problem import CellProblem, Region
+    from femsolver.problems.cell.problem import CellProblem
+    from femsolver.problems.regions import Region
     from femsolver.solver import NewtonSolver
 
     import newton_vs_poisson  # noqa: F401  (same imports as the solver: part of the baseline)

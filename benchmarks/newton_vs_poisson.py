@@ -47,7 +47,8 @@ from petsc4py import PETSc  # noqa: E402
 
 from femsolver import tags  # noqa: E402
 from femsolver.mesh import build_domain  # noqa: E402
-from femsolver.problem import CellProblem, Region  # noqa: E402
+from femsolver.problems.cell.problem import CellProblem  # noqa: E402
+from femsolver.problems.regions import Region  # noqa: E402
 from femsolver.solver import NewtonSolver, bdf_coefficients, start_newton, time_steps  # noqa: E402
 
 EVENTS = ("SNESSolve", "SNESFunctionEval", "SNESJacobianEval", "PCSetUp")

@@ -55,5 +55,5 @@ for name in composite_lno_nmc composite_lpscl_3wt composite_lpscl_5wt composite_
     effective+=("$OUT/$name")
 done
 
-"$PY" -m femsolver.particle_study "${runs[@]}" -o "$OUT" --effective "${effective[@]}"
+"$PY" -m femsolver.problems.particle.study "${runs[@]}" -o "$OUT" --effective "${effective[@]}"
 echo "maps: $OUT/<case>/*.png   table: $OUT/particle_comparison.md   picture: $OUT/particle_comparison.png"

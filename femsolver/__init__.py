@@ -5,3 +5,8 @@
 import dolfinx_solver  # noqa: F401
 
 __version__ = "0.1.0"
+
+# Form compilation waits long enough for a busy node and survives killed runs (femsolver/jit.py).
+from femsolver import jit as _jit  # noqa: E402
+
+_jit.configure()

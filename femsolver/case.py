@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -17,15 +19,7 @@ from femsolver.errors import CaseError
 from femsolver.materials.active import MATERIALS, OCP, active_material
 from femsolver.materials.electrolytes import ELECTROLYTES, KEYS, concentrated_properties
 from femsolver.materials.solid_electrolytes import SOLID_ELECTROLYTES, ionic_conductivities
-
-
-def param(default, doc, choices=None, positive=False, fraction=False, nonnegative=False):
-    """A case key: default value, doc with unit, and simple validation rules."""
-    meta = {"doc": doc, "choices": choices, "positive": positive, "fraction": fraction,
-            "nonnegative": nonnegative}
-    if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata=meta)
-    return field(default=default, metadata=meta)
+from femsolver.schema import check_value, param, rules
 
 
 @dataclass(frozen=True)
@@ -36,7 +30,11 @@ class MeshParams:
     h_bulk: float | None = param(
         None, "element size far from the interface, m (default: reference length / 25)",
         positive=True)
-    refine: int = param(0, "uniform refinements of the gmsh mesh done in dolfinx (each one x4 cells in 2D)")
+    refine: int = param(0, "uniform refinements of the gmsh mesh done in dolfinx (each one x4 cells "
+                        "in 2D, x8 in 3D)", at_least=0)
+    max_cells: int = param(
+        10_000_000, "largest mesh a run may make: a case whose predicted cell count (from the "
+        "mesh sizes and refinements) is larger is refused before meshing", positive=True)
 
 
 @dataclass(frozen=True)
@@ -53,14 +51,16 @@ class ElectrolyteParams:
         None, "concentrated: kappa, S/m; a number or an expression of c (mol/m3) and T (K)")
     diffusivity: float | str | None = param(
         None, "concentrated: salt diffusivity D, m2/s; number or expression of c and T")
-    transference: float | None = param(None, "concentrated: cation transference number t+, 1")
+    transference: float | None = param(None, "concentrated: cation transference number t+, 1",
+                                       above=0, below=1)
     thermodynamic_factor: float | str | None = param(
         None, "concentrated: 1 + dln f/dln c, 1 (default 1); number or expression of c and T")
     temperature: float = param(298.15, "temperature, K", positive=True)
     reference_temperature: float = param(
         298.15, "temperature at which i0, D_cation and D_anion are given, K", positive=True)
     diffusion_activation_energy: float = param(
-        0.0, "dilute: Arrhenius activation energy of D_cation and D_anion, J/mol")
+        0.0, "dilute: Arrhenius activation energy of D_cation and D_anion, J/mol",
+        nonnegative=True)
     reservoir_at_counter: bool = param(
         False, "hold c = c0 at the counter electrode (an open cell fed by a well-mixed "
         "reservoir); false: a closed cell that keeps its salt")
@@ -76,13 +76,13 @@ class ElectrodeParams:
 @dataclass(frozen=True)
 class KineticsParams:
     i0: float = param(10.0, "exchange current density at c = c_ref, A/m2", positive=True)
-    alpha_a: float = param(0.5, "anodic transfer coefficient, 1", positive=True)
-    alpha_c: float = param(0.5, "cathodic transfer coefficient, 1", positive=True)
+    alpha_a: float = param(0.5, "anodic transfer coefficient, 1", above=0, below=1)
+    alpha_c: float = param(0.5, "cathodic transfer coefficient, 1", above=0, below=1)
     c_ref: float | None = param(None, "reference concentration of i0, mol/m3 (default: c0)",
                                positive=True)
     activation_energy: float = param(
         0.0, "Arrhenius activation energy of i0 (given at electrolyte.reference_temperature), "
-        "J/mol")
+        "J/mol", nonnegative=True)
     counter: str = param("butler_volmer", "counter-electrode kinetics (particle geometries: "
                          "ideal only, an ideal Li electrode)",
                          choices=("butler_volmer", "ideal"))
@@ -119,7 +119,8 @@ class TimeParams:
     dt_min: float | None = param(None, "smallest time step before giving up, s (default dt/1e4)",
                                 positive=True)
     dt_max: float | None = param(None, "largest time step, s (default end/10)", positive=True)
-    growth: float = param(1.5, "step growth factor after an easy Newton solve, 1", positive=True)
+    growth: float = param(1.5, "step growth factor after an easy Newton solve, 1 (1: constant "
+                          "steps)", at_least=1)
     depletion_threshold: float = param(
         1e-3, "stop when the surface concentration falls below this fraction of c0, 1",
         fraction=True)
@@ -132,12 +133,14 @@ class SolverParams:
                         choices=("auto", "direct", "iterative"))
     rtol: float = param(
         1e-10, "Newton stops when the residual is below rtol x the residual of the applied "
-        "control at switch-on, 1", positive=True)
+        "control at switch-on, 1", above=0, below=1)
     step_tol: float = param(
         1e-10, "Newton also stops when the RMS update of the nondimensional unknowns (c/c0, "
-        "potentials in RT/F) is below this, 1", positive=True)
+        "potentials in RT/F) is below this, 1", above=0, below=1)
     max_iterations: int = param(25, "Newton iterations per solve", positive=True)
-    petsc_options: dict = param({}, "extra PETSc options for the SNES (override the defaults)")
+    petsc_options: dict = param({}, "extra PETSc options for the SNES (override the defaults); "
+                                "values are numbers, words or viewer names, and a viewer file "
+                                "is a bare file name, written in the output directory")
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,12 @@ class OutputParams:
     pictures: bool = param(True, "write PNG maps")
     every: int = param(1, "write fields every n accepted steps (the last step is always written)",
                       positive=True)
+    checkpoint: bool = param(True, "transient runs: write a checkpoint (femsolver run --restart) "
+                             "at the end and when interrupted")
+    checkpoint_every: int = param(0, "also every n accepted steps (0: not by steps)",
+                                  nonnegative=True)
+    checkpoint_seconds: float = param(3600.0, "and every this many seconds of wall time, s",
+                                      positive=True)
 
 
 @dataclass(frozen=True)
@@ -298,16 +307,10 @@ def build_section(cls, table: dict, prefix: str):
         f = fields[key]
         name = f"{prefix}.{key}"
         value = _convert(value, str(f.type), name)
-        meta = f.metadata
-        if value is not None and not isinstance(value, (bool, dict, str)):
-            if meta.get("positive") and value <= 0:
-                raise CaseError(f"'{name}' must be positive, got {value}")
-            if meta.get("fraction") and not 0 < value <= 1:
-                raise CaseError(f"'{name}' must be in (0, 1], got {value}")
-            if meta.get("nonnegative") and value < 0:
-                raise CaseError(f"'{name}' must be >= 0, got {value}")
-        if meta.get("choices") and value not in meta["choices"]:
-            raise CaseError(f"'{name}' must be one of {', '.join(meta['choices'])}, got {value!r}")
+        try:
+            check_value(name, value, f.metadata)
+        except ValueError as err:
+            raise CaseError(str(err)) from None
         values[key] = value
     missing = [k for k, f in fields.items()
                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
@@ -356,6 +359,9 @@ def case_from_dict(data: dict) -> Case:
     name = data.pop("name", None)
     if not isinstance(name, str) or not name:
         raise CaseError("missing key 'name' (a string naming the case)")
+    if not NAME.fullmatch(name):
+        raise CaseError(f"'name' must be letters, digits and _ . + - (it names the directory "
+                        f"results/<name>), got {name!r}")
     geometry = dict(data.pop("geometry", None) or {})
     kind = geometry.pop("kind", None)
     if kind is None:
@@ -368,6 +374,37 @@ def case_from_dict(data: dict) -> Case:
     _check_sections_apply(case, data, kind)
     _check_case(case)
     return case
+
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
+# PETSc option names and word values; a viewer is TYPE[:FILE[:FORMAT]] with FILE a bare name.
+OPTION = re.compile(r"[a-z0-9_]{1,80}")
+WORD = re.compile(r"[A-Za-z0-9_.+-]{0,80}")
+VIEWERS = ("", "ascii", "binary", "draw", "hdf5", "vtk", "matlab")
+
+
+def _check_petsc_options(options: dict) -> None:
+    """solver.petsc_options: names and values only; a viewer may write one file, by a bare
+    name (the solver puts it in the output directory)."""
+    for key, value in options.items():
+        name = f"solver.petsc_options.{key}"
+        if not OPTION.fullmatch(key):
+            raise CaseError(f"'{name}': not a PETSc option name (lower-case letters, digits, _)")
+        if isinstance(value, (bool, int, float)):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise CaseError(f"'{name}' must be finite, got {value}")
+            continue
+        if not isinstance(value, str):
+            raise CaseError(f"'{name}' must be a number, a boolean or a word, got {value!r}")
+        if WORD.fullmatch(value):
+            continue
+        kind, _, rest = value.partition(":")
+        file, _, fmt = rest.partition(":")
+        if kind not in VIEWERS or not WORD.fullmatch(fmt) or not WORD.fullmatch(file) \
+                or file.startswith("."):
+            raise CaseError(f"'{name}' = {value!r}: a viewer must be TYPE[:FILE[:FORMAT]] with "
+                            f"TYPE one of {', '.join(v for v in VIEWERS if v)} and FILE a bare "
+                            "file name (it is written in the output directory)")
 
 
 def _check_sections_apply(case: Case, data: dict, kind: str) -> None:
@@ -442,6 +479,31 @@ def _check_case(case: Case) -> None:
                         "salt-inventory multiplier has no diagonal block to precondition)")
     if case.time.mode == "transient" and case.time.dt > case.time.end:
         raise CaseError(f"'time.dt' ({case.time.dt}) is larger than 'time.end' ({case.time.end})")
+    _check_petsc_options(case.solver.petsc_options)
+    _check_mesh_size(case)
+
+
+# Unknowns per cell of the cell problem's P1 fields (two fields on the vertices: about 1/2
+# vertex per triangle, 1/5.5 per tetrahedron), for the memory figure of a refused mesh.
+DOFS_PER_CELL = {2: 1.0, 3: 0.36}
+
+
+def _check_mesh_size(case: Case) -> None:
+    """Refuse a mesh predicted to exceed mesh.max_cells, before any meshing."""
+    from femsolver.solver import direct_memory
+    from geometries.common import predict_cells
+
+    extent = case.geometry.mesh_extent(case.mesh)
+    cells = predict_cells(extent, case.mesh.refine)
+    if cells <= case.mesh.max_cells:
+        return
+    memory = direct_memory(int(min(cells, 1e15) * DOFS_PER_CELL[extent.dim]), extent.dim)
+    raise CaseError(
+        f"the mesh would have about {cells:.3g} cells (element size {extent.h_fine:.3g} m at the "
+        f"interface, {extent.h_bulk:.3g} m in the bulk, mesh.refine = {case.mesh.refine}), more "
+        f"than mesh.max_cells = {case.mesh.max_cells}; a direct solve would need about "
+        f"{memory / 2**30:.3g} GiB. Choose larger mesh.h_interface / mesh.h_bulk or fewer "
+        f"refinements, or raise mesh.max_cells")
 
 
 def check_runnable(case: Case) -> None:
@@ -452,16 +514,33 @@ def check_runnable(case: Case) -> None:
                         "geometry, 1/h)")
 
 
-def load_case(path: str | Path, overrides: list[str] = ()) -> Case:
-    """Read a TOML case file, apply `--set` overrides and validate."""
+MAX_CASE_BYTES = 1 << 20
+
+
+def load_case(path: str | Path, overrides: list[str] = (), output: str | None = None) -> Case:
+    """Read a TOML case file, apply `--set` overrides and an output directory (`-o`, taken
+    as it is) and validate."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        if path.stat().st_size > MAX_CASE_BYTES:
+            raise CaseError(f"{path} is larger than {MAX_CASE_BYTES >> 20} MiB: not a case file")
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CaseError(f"case file not found: {path}") from None
+    except UnicodeDecodeError as err:
+        raise CaseError(f"{path}: not a text (UTF-8) file: byte {err.start} cannot be read") \
+            from None
+    except OSError as err:
+        raise CaseError(f"cannot read the case file {path}: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise CaseError(f"{path}: not valid TOML: {err}") from None
-    return case_from_dict(apply_overrides(data, list(overrides)))
+    data = apply_overrides(data, list(overrides))
+    if output is not None:
+        data.setdefault("output", {})
+        if not isinstance(data["output"], dict):
+            raise CaseError("'output' must be a table ([output])")
+        data["output"]["directory"] = str(output)
+    return case_from_dict(data)
 
 
 def describe() -> str:
@@ -476,5 +555,7 @@ def describe() -> str:
         lines.append(f"[{title.split(' ')[0]}]" + (f"  # {title}" if " " in title else ""))
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else "{}"
-            lines.append(f"  {f.name} = {default!r}  # {f.metadata.get('doc', '')}")
+            rule = rules(f.metadata)
+            rule = f" ({rule})" if rule else ""
+            lines.append(f"  {f.name} = {default!r}  # {f.metadata.get('doc', '')}{rule}")
     return "\n".join(lines)

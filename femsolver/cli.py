@@ -1,15 +1,17 @@
-"""Command line: `femsolver run CASE`, `mesh CASE`, `effective CASE`, `keys`, `compare RUNS`,
-`verify`."""
+"""Command line: `femsolver run CASE`, `mesh CASE`, `effective CASE`, `sweep CASE`, `keys`,
+`compare RUNS`, `verify`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import traceback
+from contextlib import contextmanager
 
 from mpi4py import MPI
 
 from femsolver.errors import CaseError, FemsolverError, report
+from femsolver.outputs import tables
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +30,24 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                        help="override a case key, e.g. --set kinetics.i0=1.0 (repeatable)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    sub.add_parser("keys", help="list every case key with its default and unit")
+        if name == "run":
+            p.add_argument("--restart", metavar="DIR",
+                           help="continue the run in DIR from its checkpoint (on any number of "
+                                "ranks); the case may differ in time.end and output.* only")
+    p = sub.add_parser("sweep", help="run a case over a grid of key values (resumable) and "
+                                     "collect the results in sweep.csv and sweep_*.png")
+    p.add_argument("case", help="case file (TOML)")
+    p.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=V1,V2,...",
+                   help="values of one key (repeatable; all combinations, or --zip)")
+    p.add_argument("--zip", action="store_true", help="pair the i-th values of every --vary")
+    p.add_argument("-o", "--output", required=True, help="sweep directory (resumed if it exists)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a case key in every point (repeatable)")
+    p.add_argument("--jobs", type=int, default=1, help="points run at the same time (default 1)")
+    p.add_argument("--ranks", type=int, default=1, help="MPI ranks of each point (default 1)")
+    p.add_argument("--retry-failed", action="store_true", help="run failed points again")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    sub.add_parser("keys", help="list every case key with its default, unit and rule")
     p = sub.add_parser("compare", help="table and picture comparing finished runs")
     p.add_argument("runs", nargs="+", help="output directories of finished runs")
     p.add_argument("-o", "--output", required=True, help="directory for comparison.{md,csv,png}")
@@ -42,38 +61,59 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args):
+def _load(args, guard):
     from femsolver.case import load_case
 
-    overrides = list(args.set) + ([f'output.directory="{args.output}"'] if args.output else [])
-    return load_case(args.case, overrides)
+    with guard.stage("case"):
+        return load_case(args.case, args.set, output=args.output)
 
 
-def _mesh(args, comm) -> None:
+@contextmanager
+def _transaction(args, case, comm, guard, command: str):
+    """The output directory of `femsolver mesh` / `effective`: claimed, written in staging,
+    committed with a summary naming the command (a failure is recorded as for `run`)."""
+    from femsolver.rundir import now_text
+    from femsolver.simulation import printer, run_directory
+
+    progress = printer(comm, not args.quiet)
+    with run_directory(case.output_directory, case.name, comm, guard, progress) as directory:
+        summary = {"name": case.name, "command": command, "ranks": comm.size,
+                   "started": directory.started, "status": "complete", "error": None,
+                   "exit_code": 0}
+        try:
+            yield directory, summary
+        except FemsolverError as err:
+            summary.update(status=err.status, error=str(err), stage=guard.stage_text,
+                           exit_code=err.exit_code)
+            directory.commit({**summary, "ended": now_text()})
+            raise
+        directory.commit({**summary, "ended": now_text()})
+
+
+def _mesh(args, comm, guard) -> None:
     from femsolver.mesh import build_domain, write_domain
     from femsolver.outputs.regions import plot_regions
-    from femsolver.simulation import prepare_directory
 
-    case = _load(args)
-    directory = case.output_directory
-    prepare_directory(directory, comm)
-    domain = build_domain(case.geometry, case.mesh, comm)
-    write_domain(domain, directory)
-    plot_regions(domain, directory / "regions.png")
+    case = _load(args, guard)
+    with _transaction(args, case, comm, guard, "mesh") as (directory, summary):
+        with guard.stage("mesh"):
+            domain = build_domain(case.geometry, case.mesh, comm)
+        with guard.stage("outputs"):
+            write_domain(domain, directory.staging)
+            plot_regions(domain, directory.staging / "regions.png")
+            cells = domain.mesh.topology.index_map(domain.mesh.topology.dim).size_global
+            summary["cells"] = cells
     if comm.rank == 0 and not args.quiet:
-        cells = domain.mesh.topology.index_map(domain.mesh.topology.dim).size_global
-        print(f"mesh of '{case.name}': {cells} cells -> {directory}")
+        print(f"mesh of '{case.name}': {cells} cells -> {directory.path}")
 
 
-def _effective(args, comm) -> None:
+def _effective(args, comm, guard) -> None:
     """Effective conductivity of the case's particle domain -> effective.json, effective.md."""
-    import json
-
     from femsolver.effective import effective_conductivity, table
     from femsolver.materials.solid_electrolytes import ionic_conductivities
     from femsolver.mesh import build_domain
 
-    case = _load(args)
+    case = _load(args, guard)
     if case.problem != "particle":
         raise CaseError("'femsolver effective' needs a particle geometry (geometry.kind = "
                         "'core_shell' or 'composite')")
@@ -81,18 +121,20 @@ def _effective(args, comm) -> None:
         conductivities = ionic_conductivities(case)
     except ValueError as err:
         raise CaseError(str(err)) from None
-    directory = case.output_directory
-    if comm.rank == 0:
-        directory.mkdir(parents=True, exist_ok=True)
-    domain = build_domain(case.geometry, case.mesh, comm)
-    result = effective_conductivity(domain, conductivities)
-    if comm.rank == 0:
-        text = f"# Effective ionic conductivity of '{case.name}'\n\n{table(result)}\n"
-        (directory / "effective.md").write_text(text)
-        (directory / "effective.json").write_text(json.dumps(
-            {"case": case.name, **result.as_dict()}, indent=1) + "\n")
-        if not args.quiet:
-            print(text + f"-> {directory}/effective.json, effective.md")
+    with _transaction(args, case, comm, guard, "effective") as (directory, summary):
+        with guard.stage("mesh"):
+            domain = build_domain(case.geometry, case.mesh, comm)
+        with guard.stage("steps"):
+            result = effective_conductivity(domain, conductivities)
+        with guard.stage("outputs"):
+            summary.update(result.as_dict())
+            text = f"# Effective ionic conductivity of '{case.name}'\n\n{table(result)}\n"
+            if comm.rank == 0:
+                (directory.staging / "effective.md").write_text(text)
+                tables.write_json(directory.staging / "effective.json",
+                                  {"case": case.name, **result.as_dict()})
+    if comm.rank == 0 and not args.quiet:
+        print(text + f"-> {directory.path}/effective.json, effective.md")
 
 
 def _verify(args, comm) -> int:
@@ -114,48 +156,81 @@ def _verify(args, comm) -> int:
     return 1 if failed else 0
 
 
+def _command(args, comm, guard) -> int:
+    if args.command == "keys":
+        from femsolver.case import describe
+
+        if comm.rank == 0:
+            print(describe(), flush=True)
+    elif args.command == "mesh":
+        _mesh(args, comm, guard)
+    elif args.command == "effective":
+        _effective(args, comm, guard)
+    elif args.command == "compare":
+        from femsolver.compare import compare
+
+        with guard.stage("outputs"):
+            if comm.rank == 0:
+                print(compare(args.runs, args.output), end="")
+    elif args.command == "verify":
+        return _verify(args, comm)
+    else:
+        from femsolver.simulation import run
+
+        summary = run(_load(args, guard), comm, verbose=not args.quiet, guard=guard,
+                      restart=args.restart)
+        if summary["error"] is not None:
+            _say_stopped(summary["status"], summary["error"], comm)
+        return summary["exit_code"]
+    return 0
+
+
+def _say_stopped(status: str, message: str, comm) -> None:
+    """The one message of a command that ended early (rank 0)."""
+    if status == "interrupted":
+        if comm.rank == 0:
+            print(f"femsolver: {message}", file=sys.stderr, flush=True)
+    else:
+        report(message, comm)
+
+
+def _sweep(args, comm) -> int:
+    """`femsolver sweep`: its points are processes of their own (each with its guard); the
+    sweep passes signals on to them itself."""
+    from femsolver.simulation import printer
+    from femsolver.sweep import run_sweep
+
+    if comm.size > 1:
+        raise CaseError("run 'femsolver sweep' without mpirun: --ranks gives each point its "
+                        "ranks, --jobs the points at a time")
+    return run_sweep(args.case, args.vary, args.zip, args.set, args.output, args.jobs,
+                     args.ranks, args.retry_failed, printer(comm, not args.quiet))
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit code (femsolver.errors lists them)."""
+    from femsolver.guard import Guard
+
     args = _parser().parse_args(argv)
     comm = MPI.COMM_WORLD
     try:
-        if args.command == "keys":
-            from femsolver.case import describe
-
-            if comm.rank == 0:
-                print(describe())
-        elif args.command == "mesh":
-            _mesh(args, comm)
-        elif args.command == "effective":
-            _effective(args, comm)
-        elif args.command == "compare":
-            from femsolver.compare import compare
-
-            if comm.rank == 0:
-                print(compare(args.runs, args.output), end="")
-        elif args.command == "verify":
-            return _verify(args, comm)
-        else:
-            from femsolver.simulation import run
-
-            summary = run(_load(args), comm, verbose=not args.quiet)
-            if summary["status"] == "interrupted":
-                return 130  # the conventional code for Ctrl-C, so scripts stop too
-    except FemsolverError as err:
-        # Raised on every rank alike (each rank reads the case and sees the same solve).
-        report(str(err), comm)
-        return 2 if isinstance(err, CaseError) else 1
-    except KeyboardInterrupt:
-        report("interrupted", comm)
-        return 130
-    except Exception:
-        # An unexpected error may hit one rank only: print it there and stop all ranks
-        # rather than leaving the others waiting in a collective call.
-        traceback.print_exc()
-        sys.stderr.flush()
-        if comm.size > 1:
-            comm.Abort(1)
-        return 1
-    return 0
+        if args.command == "sweep":
+            try:
+                return _sweep(args, comm)
+            except FemsolverError as err:
+                _say_stopped(err.status, str(err), comm)
+                return err.exit_code
+        with Guard(comm) as guard:
+            try:
+                return _command(args, comm, guard)
+            except FemsolverError as err:
+                # Agreed on by every rank (femsolver.guard): one message, from rank 0.
+                _say_stopped(err.status, str(err), comm)
+                return err.exit_code
+    except BrokenPipeError:
+        # The reader of our output went away (`femsolver keys | head`): not an error here.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import numpy as np
 from mpi4py import MPI
 
 from femsolver.errors import GeometryError
+from femsolver.guard import reinstall_handlers
 from femsolver.outputs.fields import write_meshtags_xdmf
 from geometries import family_of
 from geometries.common import NM
@@ -84,6 +85,7 @@ def gmsh_mesh(make, dim: int, comm: MPI.Comm, unit: float = NM, verbose: bool = 
     if owns_gmsh:
         # interruptible=False keeps Python's Ctrl-C handler (gmsh would reset it to SIG_DFL)
         gmsh.initialize(readConfigFiles=False, interruptible=False)
+        reinstall_handlers()  # gmsh has just reset SIGTERM and SIGPIPE to their defaults
     try:
         if comm.rank == 0:
             gmsh.model.add("femsolver")
@@ -169,13 +171,15 @@ def read_cached(path: Path, comm: MPI.Comm):
         tdim = mesh.topology.dim
         mesh.topology.create_connectivity(tdim - 1, tdim)
         tags = [f.read_meshtags(mesh, name) for name in ("cell_tags", "facet_tags")]
-    # Ghost entities take their owner's value, as after model_to_mesh and refinement.
-    complete = []
-    for t in tags:
-        imap = mesh.topology.index_map(t.dim)
-        owned = np.arange(imap.size_local, dtype=np.int32)
-        complete.append(_tags_from_owned(mesh, t.dim, owned, _dense(t, imap)[owned]))
-    return mesh, complete[0], complete[1]
+    return mesh, complete_ghosts(mesh, tags[0]), complete_ghosts(mesh, tags[1])
+
+
+def complete_ghosts(mesh, tags):
+    """Tags read from a file (known on owned entities) with ghost entities given their owner's
+    value, as after model_to_mesh and refinement."""
+    imap = mesh.topology.index_map(tags.dim)
+    owned = np.arange(imap.size_local, dtype=np.int32)
+    return _tags_from_owned(mesh, tags.dim, owned, _dense(tags, imap)[owned])
 
 
 def _generate(build, geometry, mesh_params, dim: int) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from dolfinx import fem
@@ -110,6 +110,28 @@ def choose_linear(problem, comm) -> tuple[str, str]:
     return ("direct" if fits else "iterative"), why
 
 
+class _NonlinearProblem(NonlinearProblem):
+    """dolfinx's NonlinearProblem, whose __del__ fails (AttributeError) on an instance whose
+    constructor raised, e.g. on solver options that PETSc rejects."""
+
+    def __del__(self):
+        if hasattr(self, "_P_mat"):
+            super().__del__()
+
+
+def _in_directory(options: dict, directory: Path | None) -> dict:
+    """Viewer options TYPE:FILE[:FORMAT] (FILE a bare name: femsolver.case checks it) with FILE
+    in `directory`, so that a case writes nowhere else."""
+    placed = {}
+    for key, value in options.items():
+        if isinstance(value, str) and ":" in value and directory is not None:
+            kind, file, *fmt = value.split(":")
+            if file:
+                value = ":".join([kind, str(directory / file), *fmt])
+        placed[key] = value
+    return placed
+
+
 class NewtonSolver:
     """SNES Newton that stops on a small residual or on a small update.
 
@@ -123,7 +145,8 @@ class NewtonSolver:
     second Newton iteration only to find the update negligible).
     """
 
-    def __init__(self, problem, params, comm, progress: Callable[[str], None]):
+    def __init__(self, problem, params, comm, progress: Callable[[str], None],
+                 directory: Path | None = None):
         self.params = params
         self.linear = params.linear
         if self.linear == "auto":
@@ -135,10 +158,10 @@ class NewtonSolver:
             "snes_linesearch_type": "basic",
             "snes_max_it": params.max_iterations,
             **(ITERATIVE | _split_options(problem) if iterative else DIRECT),
-            **params.petsc_options,
+            **_in_directory(params.petsc_options, directory),
         }
         try:
-            self.problem = NonlinearProblem(
+            self.problem = _NonlinearProblem(
                 problem.residual, problem.unknowns, bcs=problem.bcs,
                 kind="nest" if iterative else "mpi",
                 petsc_options_prefix="femsolver_", petsc_options=options,
@@ -250,28 +273,6 @@ class Step:
     iterations: int
 
 
-class Interrupt:
-    """Turns SIGINT/SIGTERM into a flag that every rank agrees on between steps."""
-
-    def __init__(self, comm):
-        self.comm = comm
-        self.flag = False
-
-    def __enter__(self):
-        self._old = {s: signal.signal(s, self._set) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def _set(self, signum, frame):
-        self.flag = True
-
-    def requested(self) -> bool:
-        return self.comm.allreduce(self.flag, op=MPI.LOR)
-
-    def __exit__(self, *exc):
-        for s, handler in self._old.items():
-            signal.signal(s, handler)
-
-
 def bdf_coefficients(dt: float, dt_previous: float | None) -> tuple[float, float, float]:
     """du/dt ~ a0 u^{n+1} + a1 u^n + a2 u^{n-1}: BDF1 without history, else variable-step BDF2."""
     if dt_previous is None:
@@ -280,29 +281,44 @@ def bdf_coefficients(dt: float, dt_previous: float | None) -> tuple[float, float
     return (1 + 2 * w) / ((1 + w) * dt), -(1 + w) / dt, w * w / ((1 + w) * dt)
 
 
-def time_steps(problem, newton: NewtonSolver, time_params,
-               progress: Callable[[str], None]) -> Iterator[Step]:
-    """Advance `problem` in time, yielding each accepted step.
+@dataclass
+class StepperState:
+    """Where a time loop stands after an accepted step: its time (s), the next step size, the
+    last step (BDF2's history; None restarts with a BDF1 step) and the steps so far. A
+    checkpoint stores it; a restart continues from it."""
+
+    time: float = 0.0
+    dt: float | None = None  # None: time.dt
+    dt_previous: float | None = None
+    index: int = 0
+
+
+def time_steps(problem, newton: NewtonSolver, time_params, progress: Callable[[str], None],
+               state: StepperState | None = None) -> Iterator[Step]:
+    """Advance `problem` in time from `state` (default: t = 0), yielding each accepted step;
+    `state` is up to date at every yield.
 
     The step is halved when Newton fails (down to dt_min) and grows by `growth` after easy
     solves (at most dt_max), landing exactly on the end time and on the times at which the
     control changes, after which it restarts from time.dt.
     """
+    state = state if state is not None else StepperState()
     end = time_params.end
-    dt = time_params.dt
-    dt_min = time_params.dt_min or dt / 1e4
+    dt = state.dt if state.dt is not None else time_params.dt
+    dt_min = time_params.dt_min or time_params.dt / 1e4
     dt_max = time_params.dt_max or end / 10
     bdf2 = time_params.scheme == "bdf2"
-    t, dt_previous, index = 0.0, None, 0
     backup = [u.x.array.copy() for u in problem.unknowns]
     stops = sorted(s for s in problem.control_times() if s < end) + [end]
-    while t < end * (1 - 1e-12):
+    while state.time < end * (1 - 1e-12):
+        t = state.time
         stop = next(s for s in stops if s > t * (1 + 1e-12))
         dt = min(dt, stop - t)
         problem.set_control(t + dt)
-        for constant, value in zip(problem.bdf, bdf_coefficients(dt, dt_previous if bdf2 else None)):
+        previous = state.dt_previous if bdf2 else None
+        for constant, value in zip(problem.bdf, bdf_coefficients(dt, previous)):
             constant.value = value
-        progress(f"step {index + 1}: t = {t + dt:.4e} s, dt = {dt:.3e} s")
+        progress(f"step {state.index + 1}: t = {t + dt:.4e} s, dt = {dt:.3e} s")
         converged, iterations = newton.solve()
         if not converged:
             for u, saved in zip(problem.unknowns, backup):
@@ -317,21 +333,24 @@ def time_steps(problem, newton: NewtonSolver, time_params,
         problem.u_nn.x.array[:] = problem.u_n.x.array
         problem.u_n.x.array[:] = problem.u.x.array
         backup = [u.x.array.copy() for u in problem.unknowns]
-        t += dt
-        index += 1
-        dt_previous = dt
-        yield Step(index, t, dt, iterations)
-        if abs(t - stop) <= 1e-12 * stop:
+        state.time, state.index, state.dt_previous = t + dt, state.index + 1, dt
+        step = Step(state.index, state.time, dt, iterations)
+        if abs(state.time - stop) <= 1e-12 * stop and stop < end:
             # The control changed: start small again, and restart BDF2 with one BDF1 step
             # (its history spans the kink in the solution, which would make it first order).
-            dt, dt_previous = time_params.dt, None
+            # Not at the end: a restart with a later end goes on as if it had not stopped.
+            dt, state.dt_previous = time_params.dt, None
         elif iterations <= 3:
             dt = min(dt * time_params.growth, dt_max)
+        state.dt = dt
+        yield step
 
 
-def start_newton(problem, params, comm, progress: Callable[[str], None]) -> NewtonSolver:
-    """Newton for `problem`, its tolerance scaled by the switch-on residual, from the initial guess."""
-    newton = NewtonSolver(problem, params, comm, progress)
+def start_newton(problem, params, comm, progress: Callable[[str], None],
+                 directory: Path | None = None) -> NewtonSolver:
+    """Newton for `problem`, its tolerance scaled by the switch-on residual, from the initial
+    guess; PETSc viewer files of solver.petsc_options go to `directory`."""
+    newton = NewtonSolver(problem, params, comm, progress, directory)
     problem.set_switch_on_state()
     newton.set_reference_residual(newton.residual_norm())
     problem.set_initial_guess()

@@ -6,7 +6,8 @@ every feature of a nanometre-scale geometry. `femsolver.mesh` scales the mesh ba
 
 from __future__ import annotations
 
-import dataclasses
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,24 +20,42 @@ GRADING = 0.25  # element size grows by at most this fraction of the distance fr
 _FLAT = 1e-6  # nm: a centre of mass this close to the surface plane is on it
 
 
-def check_keys(params, prefix: str = "geometry") -> None:
-    """Apply the `param(...)` rules (choices, positive, fraction) of a dataclass to its values.
+@dataclass(frozen=True)
+class MeshExtent:
+    """What the size of a family's mesh depends on, SI units: the meshed region's measure
+    (m^dim), the measure of the surfaces meshed at h_fine (m^(dim-1)), the thickness of the
+    layers meshed at h_fine around them (m; 0: the size grows from the surface at once) and
+    the element sizes (m)."""
 
-    The case loader applies the same rules; this makes a dataclass built directly in Python
-    (tests, scripts) just as safe. Raises ValueError naming the key.
-    """
-    for f in dataclasses.fields(params):
-        value, meta = getattr(params, f.name), f.metadata
-        name = f"{prefix}.{f.name}"
-        if meta.get("choices") and value not in meta["choices"]:
-            choices = ", ".join(str(c) for c in meta["choices"])
-            raise ValueError(f"'{name}' must be one of {choices}, got {value!r}")
-        if value is None or isinstance(value, (bool, str)):
-            continue
-        if meta.get("positive") and value <= 0:
-            raise ValueError(f"'{name}' must be positive, got {value}")
-        if meta.get("fraction") and not 0 < value <= 1:
-            raise ValueError(f"'{name}' must be in (0, 1], got {value}")
+    dim: int
+    volume: float
+    surface: float
+    band: float
+    h_fine: float
+    h_bulk: float
+
+
+def predict_cells(extent: MeshExtent, refine: int) -> float:
+    """Cells of a mesh graded like `graded_size_field` / `band_size_field`, after `refine`
+    uniform refinements: the bulk at h_bulk, the bands at h_fine, and on both sides of each
+    fine surface the grading zone h(s) = h_fine + GRADING s up to h_bulk (integral of
+    1/h(s)^dim over s). Elements are taken as equilateral (a triangle sqrt(3)/4 h^2, a
+    tetrahedron 1.5 h^3 / (6 sqrt(2)): gmsh's tetrahedra come out larger than the regular one of
+    edge h). Measured against gmsh on the cases: 0.85-1.4 of the true count in 2D and 3D
+    (tests/test_mesh.py checks it)."""
+    d = extent.dim
+    element = math.sqrt(3) / 4 if d == 2 else 1.5 / (6 * math.sqrt(2))
+    hf, hb = extent.h_fine, max(extent.h_bulk, extent.h_fine)
+    graded = (hf ** (1 - d) - hb ** (1 - d)) / (GRADING * (d - 1))
+    fine = extent.surface * (extent.band / hf ** d + 2 * graded)
+    return (extent.volume / hb ** d + fine) / element * 2.0 ** (d * refine)
+
+
+def sphere_measure(dim: int, radius: float, axisymmetric: bool = False) -> float:
+    """Surface of a sphere as meshed: circle (2D), half circle (axisymmetric section), sphere."""
+    if dim == 3:
+        return 4 * math.pi * radius ** 2
+    return (math.pi if axisymmetric else 2 * math.pi) * radius
 
 
 def mesh_sizes(reference_length: float, mesh) -> tuple[float, float]:

@@ -25,9 +25,9 @@ from functools import cached_property
 
 import numpy as np
 
-from femsolver.case import param
+from femsolver.schema import check_keys, param
 from femsolver.errors import GeometryError
-from geometries.common import NM, check_keys
+from geometries.common import NM, MeshExtent, sphere_measure
 from geometries.particles import (
     CORE_DENSITY, SHELL_DENSITY, Layers, add_particle_groups, band_size_field, box,
     check_curves_apart, delaunay_on_spheres, disk_or_ball, fragment, shell_thickness_from_mass)
@@ -58,10 +58,10 @@ class CompositeGeometry:
     core_density: float = param(CORE_DENSITY, "core density, kg/m3", positive=True)
     shell_density: float = param(SHELL_DENSITY, "shell density, kg/m3", positive=True)
     min_gap: float = param(0.05, "smallest gap between two cores, in mean radii", positive=True)
-    seed: int = param(1, "random seed of the radii and the packing")
+    seed: int = param(1, "random seed of the radii and the packing", nonnegative=True)
 
     def __post_init__(self):
-        check_keys(self)
+        check_keys(self, "geometry")
         if not 0 <= self.radius_spread < 1:
             raise ValueError(f"'geometry.radius_spread' must be in [0, 1), got "
                              f"{self.radius_spread}")
@@ -118,6 +118,13 @@ class CompositeGeometry:
         h = mesh.h_interface if mesh.h_interface is not None else h
         h_bulk = mesh.h_bulk if mesh.h_bulk is not None else h_bulk
         return h, max(h, h_bulk)
+
+    def mesh_extent(self, mesh) -> MeshExtent:
+        """Every core surface meshed at h through its shell."""
+        h, h_bulk = self.mesh_sizes(mesh)
+        surface = sum(sphere_measure(self.dimension, r) for r in self.radii)
+        return MeshExtent(self.dimension, self.box_size ** self.dimension, surface,
+                          float(np.mean(self.shells)), h, h_bulk)
 
 
 @dataclass(frozen=True)

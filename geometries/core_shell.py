@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from femsolver.case import param
+from femsolver.schema import check_keys, param
 from femsolver.errors import GeometryError
-from geometries.common import NM, check_keys
+from geometries.common import NM, MeshExtent, sphere_measure
 from geometries.particles import (
     CORE_DENSITY, SHELL_DENSITY, Layers, add_particle_groups, band_size_field, box,
     delaunay_on_spheres, disk_or_ball, fragment, shell_thickness_from_mass, spot_lens)
@@ -69,7 +69,7 @@ class CoreShellGeometry:
                                positive=True)
     contact_layout: str = param("regular", "bare: spot placement, regular or random (seeded)",
                                 choices=("regular", "random"))
-    seed: int = param(1, "random seed of contact_layout = random")
+    seed: int = param(1, "random seed of contact_layout = random", nonnegative=True)
     width: float | None = param(
         None, "lateral extent, m: box width (2D), box side (3D), cylinder radius "
         "(axisymmetric); default: a gap of R/2 between particle and wall", positive=True)
@@ -80,7 +80,7 @@ class CoreShellGeometry:
         None, "radius of the flat core contact on the collector, m (default R/5)", positive=True)
 
     def __post_init__(self):
-        check_keys(self)
+        check_keys(self, "geometry")
         if self.axisymmetric and self.dimension != 2:
             raise ValueError("'geometry.axisymmetric' needs dimension = 2")
         if self.variant == "bare" and self.shell_thickness is not None:
@@ -183,6 +183,15 @@ class CoreShellGeometry:
         h_coating = min(self.meshed_coating / 2, h_shell) if self.meshed_coating else h_shell
         h_bulk = mesh.h_bulk if mesh.h_bulk is not None else self.core_radius / 5
         return h_shell, h_coating, max(h_bulk, h_shell)
+
+    def mesh_extent(self, mesh) -> MeshExtent:
+        """The core surface meshed at the shell size through shell and coating."""
+        h_shell, _, h_bulk = self.mesh_sizes(mesh)
+        width = self.resolved_width
+        volume = (width if self.dimension == 2 else width ** 2) * self.height
+        surface = sphere_measure(self.dimension, self.core_radius, self.axisymmetric)
+        return MeshExtent(self.dimension, volume, surface, self.outer_radius - self.core_radius,
+                          h_shell, h_bulk)
 
 
 def spot_directions(params: CoreShellGeometry) -> tuple[np.ndarray, np.ndarray]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from femsolver.case import param
-from geometries.common import NM, check_keys
+from femsolver.schema import check_keys, param
+from geometries.common import NM, MeshExtent, sphere_measure
 from geometries.particles import (
     Layers, add_particle_groups, band_size_field, box, delaunay_on_spheres, disk_or_ball,
     fragment)
@@ -33,7 +33,7 @@ class InclusionGeometry:
     height: float = param(4e-6, "box height along the field, m", positive=True)
 
     def __post_init__(self):
-        check_keys(self)
+        check_keys(self, "geometry")
         if self.axisymmetric and self.dimension != 2:
             raise ValueError("'geometry.axisymmetric' needs dimension = 2")
         half_width = self.width if self.axisymmetric else self.width / 2
@@ -60,6 +60,13 @@ class InclusionGeometry:
         h = mesh.h_interface if mesh.h_interface is not None else self.core_radius / 10
         h_bulk = mesh.h_bulk if mesh.h_bulk is not None else self.core_radius / 2
         return h, max(h, h_bulk)
+
+    def mesh_extent(self, mesh) -> MeshExtent:
+        """The inclusion's surface meshed at h through its shell."""
+        h, h_bulk = self.mesh_sizes(mesh)
+        volume = (self.width if self.dimension == 2 else self.width ** 2) * self.height
+        surface = sphere_measure(self.dimension, self.core_radius, self.axisymmetric)
+        return MeshExtent(self.dimension, volume, surface, self.shell_thickness or 0.0, h, h_bulk)
 
 
 def build(model, params: InclusionGeometry, mesh) -> None:

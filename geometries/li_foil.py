@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from femsolver.case import param
+from femsolver.schema import check_keys, param
 from femsolver.errors import GeometryError
 from geometries.common import (
-    NM, add_physical_groups, check_keys, graded_size_field, is_flat, mesh_sizes, plane_distance)
+    NM, MeshExtent, add_physical_groups, graded_size_field, is_flat, mesh_sizes, plane_distance,
+    sphere_measure)
 
 DEFAULT_ACTIVE_FRACTION = {"bare": 0.08, "prs": 0.56, "ers": 1.0}  # paper 001, Fig. S6
 
@@ -59,25 +60,25 @@ class LiFoilGeometry:
                                      positive=True)
     particle_count: int | None = param(
         None, "number of particles (default: prs one per active site; ers width / (2 diameter) "
-        "in 2D, (width x depth) / (2 diameter)^2 in 3D; bare none)")
+        "in 2D, (width x depth) / (2 diameter)^2 in 3D; bare none)", nonnegative=True)
     particle_embedding: float = param(
-        0.5, "fraction of the particle diameter below the flat surface, 1, in [0, 1)")
-    seed: int = param(1, "random seed for site_layout = random")
+        0.5, "fraction of the particle diameter below the flat surface, 1", at_least=0, below=1)
+    seed: int = param(1, "random seed for site_layout = random", nonnegative=True)
 
     def __post_init__(self):
-        check_keys(self)
-        if not 0 <= self.particle_embedding < 1:
-            raise ValueError(f"'geometry.particle_embedding' must be in [0, 1), "
-                             f"got {self.particle_embedding}")
+        check_keys(self, "geometry")
         if self.depth is not None and self.dimension == 2:
             raise ValueError("'geometry.depth' only applies to dimension = 3")
-        if self.particle_count is not None and self.particle_count < 0:
-            raise ValueError(f"'geometry.particle_count' must be >= 0, got {self.particle_count}")
         if self.surface == "ers" and self.resolved_active_fraction != 1:
             raise ValueError("'geometry.active_fraction' must be 1 for surface = 'ers' "
                              "(the whole reconstructed interface is active)")
         if self.surface == "bare" and self.particle_count:
             raise ValueError("'geometry.particle_count' must be 0 for surface = 'bare'")
+        if self.surface != "bare" and self.resolved_particle_count < 1:
+            raise ValueError(f"no particle of diameter {self.particle_diameter:g} m fits on the "
+                             f"surface for surface = '{self.surface}' (geometry.width = "
+                             f"{self.width:g} m); widen geometry.width or set "
+                             "geometry.particle_count")
         if self.surface == "prs" and self.particle_count not in (None, self.site_count):
             raise ValueError(f"'geometry.particle_count' must equal the number of active sites "
                              f"({self.site_count}) for surface = 'prs', got {self.particle_count}")
@@ -123,6 +124,16 @@ class LiFoilGeometry:
             cell = (2 * self.particle_diameter) ** (self.dimension - 1)
             return round(self.projected_area / cell)
         return 0
+
+
+    def mesh_extent(self, mesh) -> MeshExtent:
+        """The surface (and the particles on it) graded; the electrode slab meshed."""
+        h_fine, h_bulk = (h / NM for h in mesh_sizes(self.reference_length, mesh))
+        volume = self.projected_area * (self.electrolyte_height + self.electrode_thickness)
+        particles = self.resolved_particle_count * sphere_measure(
+            self.dimension, self.particle_diameter / 2)
+        return MeshExtent(self.dimension, volume, self.projected_area + particles, 0.0, h_fine,
+                          h_bulk)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from femsolver.case import param
+from femsolver.schema import check_keys, param
 from geometries.common import (
-    NM, add_physical_groups, check_keys, graded_size_field, mesh_sizes, plane_distance)
+    NM, MeshExtent, add_physical_groups, graded_size_field, mesh_sizes, plane_distance)
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class PlanarGeometry:
         positive=True)
 
     def __post_init__(self):
-        check_keys(self)
+        check_keys(self, "geometry")
 
     @property
     def reference_length(self) -> float:
@@ -51,6 +51,14 @@ class PlanarGeometry:
     def projected_area(self) -> float:
         """Projected electrode area: m (width) in 2D, m2 in 3D."""
         return self.resolved_width ** (self.dimension - 1)
+
+
+    def mesh_extent(self, mesh) -> MeshExtent:
+        """Both electrodes graded; the electrode slab meshed."""
+        h_fine, h_bulk = (h / NM for h in mesh_sizes(self.reference_length, mesh))
+        area = self.projected_area
+        return MeshExtent(self.dimension, area * (self.length + self.resolved_electrode_thickness),
+                          2 * area, 0.0, h_fine, h_bulk)
 
 
 def build(model, params: PlanarGeometry, mesh) -> None:

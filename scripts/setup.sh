@@ -6,7 +6,8 @@
 #   FEMSOLVER_PYTHON=/path/to/python3.12 bash scripts/setup.sh
 #
 # Finds a Python >= 3.12, creates the venv, installs the package editable with
-# its test extra (`pip install -e ".[test]"`). A stamp file in the venv records
+# its test extra (`pip install -e ".[test]"`), then checkpoint I/O
+# (scripts/install_checkpoint_io.sh). A stamp file in the venv records
 # what was installed (hash of pyproject.toml, interpreter, repo path); when
 # nothing changed a second run only checks and says it is up to date.
 # PETSc, petsc4py, SLEPc and slepc4py come inside the dolfinx-solver-real wheel:
@@ -147,8 +148,9 @@ remove_venv() {
 
 stamp_content() {
     # $1 = base interpreter of the venv
-    printf 'pyproject-sha256 %s\ninterpreter %s\nrepo %s\n' \
-        "$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)" "$1" "$REPO"
+    printf 'pyproject-sha256 %s\ncheckpoint-io-sha256 %s\ninterpreter %s\nrepo %s\n' \
+        "$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)" \
+        "$(sha256sum "$REPO/scripts/install_checkpoint_io.sh" | cut -d' ' -f1)" "$1" "$REPO"
 }
 
 venv_base_python() {
@@ -239,6 +241,15 @@ say "  commands: $VENV/bin/femsolver, $VENV/bin/mpirun"
 CC_NAME="$("$VENV/bin/python" -c 'import sysconfig; print((sysconfig.get_config_var("CC") or "cc").split()[0])')"
 command -v "$CC_NAME" >/dev/null 2>&1 ||
     say "WARNING: no C compiler '$CC_NAME' on PATH: dolfinx needs one to compile forms at run time (Debian: apt-get install gcc libc6-dev)"
+
+# 4. Checkpoint/restart I/O (io4dolfinx on ADIOS2 bindings built with MPI against the wheel's
+#    ADIOS2; docs/clusters.md). Without it femsolver runs but writes no checkpoints: say why.
+if ! bash "$REPO/scripts/install_checkpoint_io.sh" "$VENV"; then
+    say "WARNING: checkpoint I/O could not be installed (see above): runs work, but write no"
+    say "         checkpoints and --restart is refused. Fix what it names, then run this again."
+    [ "${FEMSOLVER_REQUIRE_CHECKPOINT:-0}" != 1 ] || die "FEMSOLVER_REQUIRE_CHECKPOINT=1: checkpoint I/O is required"
+    exit 0  # no stamp: the next run tries again
+fi
 
 printf '%s\n' "$WANT" > "$STAMP"
 say "done [$((SECONDS - T0)) s]; activate with: source ${VENV/#$REPO\//}/bin/activate"

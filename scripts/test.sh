@@ -5,7 +5,7 @@
 #   bash scripts/test.sh tests/test_case.py -k override   # any pytest arguments instead of tests/
 #
 # Environment: FEMSOLVER_VENV (default <repo>/.venv, made by scripts/setup.sh),
-# FEMSOLVER_TEST_NP (MPI ranks, default 2), FEMSOLVER_TEST_TIMEOUT (seconds per run, default 600).
+# FEMSOLVER_TEST_NP (MPI ranks, default 2), FEMSOLVER_TEST_TIMEOUT (seconds per run, default 1800).
 # Under MPI only rank 0 prints (live); the other ranks write logs, and their failing lines are
 # printed afterwards. Exits non-zero if either run fails, on any rank; pytest's exit code 5
 # (no tests collected) counts as a failure.
@@ -16,7 +16,7 @@ VENV="${FEMSOLVER_VENV:-$REPO/.venv}"
 PY="$VENV/bin/python"
 MPIRUN="$VENV/bin/mpirun"
 NP="${FEMSOLVER_TEST_NP:-2}"
-TIMEOUT="${FEMSOLVER_TEST_TIMEOUT:-600}"
+TIMEOUT="${FEMSOLVER_TEST_TIMEOUT:-1800}"
 
 say() { printf '[test] %s\n' "$*"; }
 [ -x "$PY" ] || { say "ERROR: no $PY; run 'make setup' (bash scripts/setup.sh) first" >&2; exit 1; }

@@ -97,7 +97,7 @@ def test_ctrl_c_finishes_the_step_and_writes_an_interrupted_summary(shared_dir):
         [CASES / "planar_li_li.toml", "-o", out, "--set", "time.end=1e3",
          "--set", "time.growth=1.0", "--set", "output.pictures=false"])
     assert returncode == 130
-    assert "interrupted: writing the last step and the summary" in output
+    assert "interrupted: writing the last step, a checkpoint and the summary" in output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and 0 < summary["final_time_s"] < 1e3
     series = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)

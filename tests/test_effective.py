@@ -10,7 +10,7 @@ from femsolver import tags
 from femsolver.case import MeshParams
 from femsolver.cli import main
 from femsolver.effective import bruggeman, effective_conductivity, maxwell
-from femsolver.particle_study import load_effective, write_picture, write_tables
+from femsolver.problems.particle.study import load_effective, write_picture, write_tables
 from femsolver.mesh import build_domain
 from femsolver.verification import hashin, maxwell as maxwell_benchmark
 from geometries.composite import CompositeGeometry

@@ -1,4 +1,4 @@
-"""Particle physics (femsolver/particle.py, femsolver/physics/solid.py, the materials): analytic
+"""Particle physics (femsolver/problems/particle/problem.py, femsolver/physics/solid.py, the materials): analytic
 voltage of a planar slab particle, charge and Li conservation, Crank's sphere, the cylinder of a
 2D cross-section. Serial and under `mpirun -n 2`."""
 
@@ -15,7 +15,7 @@ from femsolver.materials.solid_electrolytes import ionic_conductivities
 from femsolver.case import MeshParams
 from femsolver.errors import GeometryError
 from femsolver.mesh import Domain, build_domain
-from femsolver.particle import ParticleProblem
+from femsolver.problems.particle.problem import ParticleProblem
 from femsolver.physics.constants import FARADAY, GAS_CONSTANT, thermal_voltage
 from femsolver.solver import time_steps
 from femsolver.verification import solving

@@ -14,9 +14,9 @@ from femsolver.case import case_from_dict, check_runnable, describe
 from femsolver.cli import main
 from femsolver.errors import CaseError
 from femsolver.materials.active import MATERIALS, lfp_afshar2017
-from femsolver.particle import ParticleProblem
-from femsolver.particle_outputs import ParticleFields, polar_angles
-from femsolver.particle_study import compare_particles
+from femsolver.problems.particle.problem import ParticleProblem
+from femsolver.problems.particle.outputs import ParticleFields, polar_angles
+from femsolver.problems.particle.study import compare_particles
 from femsolver.physics.constants import FARADAY
 from helpers import interrupt_first_step
 from test_particle import (A_CORE, B_SE, HYBRID, L_LIQUID, LIQUID, i_n_of, run_to_end,
@@ -293,7 +293,7 @@ def test_ctrl_c_finishes_the_step_and_writes_an_interrupted_summary(shared_dir):
     returncode, output = interrupt_first_step(
         [CASE, "-o", out, *COARSE, "--set", "time.growth=1.0", "--set", "output.pictures=false"])
     assert returncode == 130
-    assert "interrupted: writing the last step and the summary" in output
+    assert "interrupted: writing the last step, a checkpoint and the summary" in output
     summary = read(out, "summary.json")
     assert summary["status"] == "interrupted" and 0 < summary["final_time_s"] < 5400
     assert read(out, "timeseries.csv")["time_s"][-1] == pytest.approx(summary["final_time_s"])

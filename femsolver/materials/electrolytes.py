@@ -56,12 +56,13 @@ KEYS = ("conductivity", "diffusivity", "thermodynamic_factor", "transference")
 def concentrated_properties(el) -> ConcentratedProperties:
     """Properties of `el` (ElectrolyteParams): its material's, overridden by its own keys.
 
-    Raises ValueError naming the key when one is missing or gives an unphysical value at
-    the initial state (c0, temperature).
+    Raises ValueError naming the key when one is missing or gives an unphysical value between
+    near depletion and twice c0 (femsolver.physics.properties.PROBE) at the temperature.
     """
     base = dict(ELECTROLYTES[el.material]) if el.material else {}
     values = {k: getattr(el, k) if getattr(el, k) is not None else base.get(k) for k in KEYS}
-    values["thermodynamic_factor"] = values["thermodynamic_factor"] or 1.0
+    if values["thermodynamic_factor"] is None:
+        values["thermodynamic_factor"] = 1.0
     for key, value in values.items():
         if value is None:
             hint = (f": the named electrolyte '{el.material}' has no sourced {key}" if el.material

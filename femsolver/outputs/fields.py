@@ -33,6 +33,20 @@ class Export(Protocol):
         """Flush and close; called once at the end, also after an error."""
 
 
+def _global_bytes(function: dolfinx.fem.Function) -> int:
+    """Bytes of one write of a function's values (float64), over all ranks."""
+    imap = function.function_space.dofmap.index_map
+    return 8 * imap.size_global * function.function_space.dofmap.index_map_bs
+
+
+def mesh_bytes(mesh: dolfinx.mesh.Mesh) -> int:
+    """Bytes of a mesh in an XDMF/HDF5 file (coordinates and cell vertices, float64/int64)."""
+    tdim = mesh.topology.dim
+    nodes = mesh.geometry.index_map().size_global
+    cells = mesh.topology.index_map(tdim).size_global
+    return 8 * (3 * nodes + (tdim + 1) * cells)
+
+
 def _is_cellwise(function: dolfinx.fem.Function) -> bool:
     """Tell whether a function is piecewise constant (DG0), scalar or vector."""
     return function.function_space.element.basix_element.embedded_superdegree == 0
@@ -77,6 +91,7 @@ class XDMFExport:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = dolfinx.io.XDMFFile(comm or mesh.comm, self.path, "w")
         self._file.write_mesh(mesh)
+        self.nbytes = _global_bytes(function)
 
     def write(self, t: float) -> None:
         """Append the function's current values at time `t` (s)."""
@@ -123,6 +138,7 @@ class VTXExport:
         self._copies = []
         written = self._common_element(functions)
         self._writer = dolfinx.io.VTXWriter(comm or mesh.comm, self.path, written)
+        self.nbytes = sum(_global_bytes(u) for u in written)
 
     def _common_element(self, functions):
         """Return the functions to hand to the writer, with interpolated copies where needed."""
@@ -179,6 +195,11 @@ class ExportGroup:
             raise ValueError(f"two exports write {path}")
         self._exports.append(export)
         return export
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes that one `write` adds to the files (over all ranks)."""
+        return sum(getattr(e, "nbytes", 0) for e in self._exports)
 
     def write(self, t: float) -> None:
         """Write every export at time `t` (s)."""
@@ -245,3 +266,11 @@ def _fold_mesh_grid(path: Path) -> None:
     tags_grid.insert(position, mesh_grid.find("Geometry"))
     domain.remove(mesh_grid)
     tree.write(path, xml_declaration=True, encoding="utf-8")
+
+
+def vtx_groups(functions, names: list[str]) -> dict[str, list]:
+    """Functions grouped by mesh, in order of first appearance, under `names` (one per mesh)."""
+    by_mesh = {}
+    for f in functions:
+        by_mesh.setdefault(f.function_space.mesh, []).append(f)
+    return dict(zip(names, by_mesh.values()))

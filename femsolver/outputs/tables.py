@@ -15,6 +15,12 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+from femsolver.errors import FemsolverError
+
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def _to_builtin(value):
     """JSON encoder fallback: numpy scalars and arrays become Python numbers and lists."""
@@ -36,6 +42,7 @@ def _replace_atomically(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
         with os.fdopen(fd, "w", newline="") as f:
             write(f)
             f.flush()
@@ -91,6 +98,7 @@ class TimeSeries:
 
     def __init__(self, path, columns: Sequence[str], comm=MPI.COMM_WORLD):
         self.columns = list(columns)
+        self.path = Path(path)
         self._writes = comm.rank == 0
         self._file = None
         if self._writes:
@@ -124,3 +132,21 @@ class TimeSeries:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def gather(comm, arrays: dict[str, np.ndarray], sort_by: str = "x") -> dict[str, np.ndarray] | None:
+    """Concatenate per-rank arrays on rank 0, sorted by `sort_by`; None elsewhere."""
+    parts = comm.gather(arrays, root=0)
+    if comm.rank != 0:
+        return None
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in arrays}
+    order = np.argsort(merged[sort_by], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
+
+
+def load_summary(directory: Path) -> dict:
+    path = Path(directory) / "summary.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FemsolverError(f"{path} not found: run the case first (or it did not finish)") from None

@@ -23,7 +23,7 @@ from mpi4py import MPI
 from femsolver import tags
 from femsolver.physics.constants import FARADAY
 from femsolver.physics.electrolyte import anion_flux
-from femsolver.problem import CellProblem
+from femsolver.problems.cell.problem import CellProblem
 from femsolver.solver import time_steps
 from femsolver.verification import Row, relative_error, solving
 from femsolver.verification.domains import rectangle_domain

@@ -12,7 +12,7 @@ import numpy as np
 import ufl
 from mpi4py import MPI
 
-from femsolver.problem import CellProblem
+from femsolver.problems.cell.problem import CellProblem
 from femsolver.verification import Row, observed_rate, solving
 from femsolver.verification.domains import integrate, make_case, rectangle_domain
 

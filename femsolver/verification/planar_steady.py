@@ -17,7 +17,7 @@ from dolfinx.mesh import CellType
 from mpi4py import MPI
 
 from femsolver.physics.constants import FARADAY, thermal_voltage
-from femsolver.problem import CellProblem
+from femsolver.problems.cell.problem import CellProblem
 from femsolver.verification import Row, observed_rate, relative_error, solving
 from femsolver.verification.domains import make_case, rectangle_domain
 

@@ -16,7 +16,7 @@ import numpy as np
 from mpi4py import MPI
 
 from femsolver.physics.constants import FARADAY
-from femsolver.problem import CellProblem
+from femsolver.problems.cell.problem import CellProblem
 from femsolver.solver import time_steps
 from femsolver.verification import Row, observed_rate, solving
 from femsolver.verification.planar_steady import (

@@ -32,8 +32,9 @@ from mpi4py import MPI
 
 from femsolver.mesh import build_domain
 from femsolver.physics.constants import FARADAY, GAS_CONSTANT, thermal_voltage
-from femsolver.postprocess import InterfaceProbe, gather
-from femsolver.problem import CellProblem
+from femsolver.outputs.tables import gather
+from femsolver.problems.cell.outputs import InterfaceProbe
+from femsolver.problems.cell.problem import CellProblem
 from femsolver.solver import time_steps
 from femsolver.verification import Row, observed_rate, relative_error, solving
 from femsolver.verification.domains import make_case

@@ -19,7 +19,7 @@ import numpy as np
 from mpi4py import MPI
 
 from femsolver.physics.constants import thermal_voltage
-from femsolver.problem import CellProblem
+from femsolver.problems.cell.problem import CellProblem
 from femsolver.solver import time_steps
 from femsolver.verification import Row, observed_rate, relative_error, solving
 from femsolver.verification.domains import integrate

@@ -29,6 +29,7 @@ from mpi4py import MPI
 
 from femsolver import tags
 from femsolver.physics.constants import thermal_voltage
+from femsolver.problems.regions import facet_dofs
 from femsolver.verification import Row, observed_rate, relative_error
 from femsolver.verification.domains import integrate, rectangle_domain
 from femsolver.verification.primary import KAPPA, TEMPERATURE, ohmic_case, solve_ohmic
@@ -92,7 +93,7 @@ def modulation(ny: int, wagner: float, amplitude: float = AMPLITUDE,
         space = p.phi.function_space
         imposed = fem.Function(space)
         imposed.interpolate(lambda x: amplitude * np.cos(K * x[0]))
-        dofs = p._facet_dofs(space, p.electrolyte, [tags.COUNTER])
+        dofs = facet_dofs(p.domain, space, p.electrolyte, [tags.COUNTER])
         p.bcs[0] = fem.dirichletbc(imposed, dofs)
 
     p = solve_ohmic(case, domain, comm, adjust=impose)

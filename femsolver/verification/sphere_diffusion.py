@@ -21,7 +21,7 @@ from mpi4py import MPI
 from femsolver import tags
 from femsolver.materials.active import active_material
 from femsolver.mesh import Domain, gmsh_mesh
-from femsolver.particle import ParticleProblem
+from femsolver.problems.particle.problem import ParticleProblem
 from femsolver.physics.constants import FARADAY
 from femsolver.solver import time_steps
 from femsolver.verification import Row, observed_rate, solving

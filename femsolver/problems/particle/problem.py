@@ -61,7 +61,7 @@ from femsolver.measures import measure
 from femsolver.models import electrolyte_model
 from femsolver.physics import electrode, kinetics, solid
 from femsolver.physics.constants import FARADAY, thermal_voltage
-from femsolver.problem import Interface, Region, facet_dofs
+from femsolver.problems.regions import Interface, Region, facet_dofs
 
 ION_CONDUCTORS = (tags.SHELL, tags.MATRIX, tags.COATING)
 MATERIAL_REFERENCE_TEMPERATURE = 298.15  # K, at which the named rate constants are given
@@ -148,7 +148,8 @@ class ParticleProblem:
         self.core = _region(domain, [tags.ACTIVE])
         self.ion = _region(domain, ion_tags)
         self.liquid = _region(domain, [tags.MATRIX]) if liquid else None
-        self.entity_maps = [r.cell_map for r in (self.core, self.ion, self.liquid) if r]
+        self.regions = [r for r in (self.core, self.ion, self.liquid) if r]
+        self.entity_maps = [r.cell_map for r in self.regions]
         interface = Interface(domain, self.ion.parent_cells(), facet_tags=(tags.PARTICLE_ACTIVE,))
         self.liquid_contact = liquid and self._liquid_contact(interface)
         self.dx = measure("dx", domain, subdomain_data=domain.cell_tags)

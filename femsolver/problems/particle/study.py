@@ -1,6 +1,6 @@
 """Compare finished particle runs: a table (Markdown + CSV) and pictures of their key results.
 
-    python -m femsolver.particle_study RUN_DIR... -o OUT [--effective EFFECTIVE_DIR...]
+    python -m femsolver.problems.particle.study RUN_DIR... -o OUT [--effective EFFECTIVE_DIR...]
 
 Writes OUT/particle_comparison.{md,csv} and OUT/particle_comparison.png (voltage-capacity curves,
 intercalation current along the core surface relative to its mean, and the uniformity (coefficient
@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from femsolver.compare import load_summary  # noqa: E402
+from femsolver.outputs.tables import load_summary  # noqa: E402
 from femsolver.errors import FemsolverError  # noqa: E402
 
 COLUMNS = {
@@ -175,7 +175,7 @@ def compare_particles(directories, output, effective_directories=()) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m femsolver.particle_study",
+    parser = argparse.ArgumentParser(prog="python -m femsolver.problems.particle.study",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="output directories of finished particle runs")
     parser.add_argument("-o", "--output", required=True, help="directory for the comparison")

@@ -21,7 +21,6 @@ import basix.ufl
 import numpy as np
 import ufl
 from dolfinx import fem
-from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from femsolver import tags
@@ -30,6 +29,7 @@ from femsolver.measures import measure
 from femsolver.models import electrolyte_model, invert_reaction
 from femsolver.physics import electrode
 from femsolver.physics.constants import FARADAY, thermal_voltage
+from femsolver.problems.regions import Interface, Region, facet_dofs
 
 
 @dataclass(frozen=True)
@@ -58,62 +58,6 @@ class Scaling:
         rows would be ~1e9 times stiffer and their round-off would swamp the residual.
         """
         return 1.0 / (conductance * self.length ** (self.dim - 2))
-
-
-class Interface:
-    """Interface facets of the parent mesh (`facet_tags`, default the working interface) with the
-    electrolyte (`electrolyte_cells`) always on the '+' side."""
-
-    def __init__(self, domain, electrolyte_cells: np.ndarray,
-                 facet_tags=(tags.WORKING_ACTIVE, tags.WORKING_BLOCKING)):
-        msh = domain.mesh
-        tdim = msh.topology.dim
-        msh.topology.create_connectivity(tdim - 1, tdim)
-        msh.topology.create_connectivity(tdim, tdim - 1)
-        num_cells = msh.topology.index_map(tdim).size_local + msh.topology.index_map(tdim).num_ghosts
-        in_electrolyte = np.zeros(num_cells, dtype=bool)
-        in_electrolyte[electrolyte_cells] = True
-        self.subdomain_data = []
-        for tag in facet_tags:
-            facets = domain.facet_tags.find(tag)
-            pairs = fem.compute_integration_domains(
-                fem.IntegralType.interior_facet, msh.topology, facets).reshape(-1, 4)
-            swap = ~in_electrolyte[pairs[:, 0]]
-            pairs[swap] = pairs[swap][:, [2, 3, 0, 1]]
-            self.subdomain_data.append((tag, pairs.ravel()))
-        self.dS = measure("dS", domain, subdomain_data=self.subdomain_data)
-
-
-@dataclass(frozen=True)
-class Region:
-    """A region's submesh and its maps to the parent mesh."""
-
-    mesh: dmesh.Mesh
-    cell_map: dmesh.EntityMap
-    vertex_map: dmesh.EntityMap
-
-    @classmethod
-    def of(cls, domain, tag):
-        tdim = domain.mesh.topology.dim
-        submesh, cell_map, vertex_map, _ = dmesh.create_submesh(
-            domain.mesh, tdim, domain.cell_tags.find(tag))
-        return cls(submesh, cell_map, vertex_map)
-
-    def parent_cells(self) -> np.ndarray:
-        """Parent-mesh indices of all local cells (owned and ghost) of the region."""
-        imap = self.mesh.topology.index_map(self.mesh.topology.dim)
-        local = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
-        return self.cell_map.sub_topology_to_topology(local, inverse=False)
-
-
-def facet_dofs(domain, space, region: Region, facet_tags) -> np.ndarray:
-    """Local dofs of `space` (on `region`) on the parent facets with any of `facet_tags`."""
-    sub_tags = dmesh.transfer_meshtags_to_submesh(
-        domain.facet_tags, region.mesh, region.vertex_map, region.cell_map)
-    tdim = region.mesh.topology.dim
-    region.mesh.topology.create_connectivity(tdim - 1, tdim)
-    facets = np.concatenate([sub_tags.find(t) for t in facet_tags])
-    return fem.locate_dofs_topological(space, tdim - 1, facets)
 
 
 class CellProblem:
@@ -145,6 +89,7 @@ class CellProblem:
             self.electrode = Region.of(domain, tags.ELECTRODE)
             self.entity_maps.append(self.electrode.cell_map)
             spaces.append(fem.functionspace(self.electrode.mesh, P))
+        self.regions = [self.electrolyte, self.electrode] if self.resolved else [self.electrolyte]
         if self.inventory:
             spaces.append(fem.functionspace(self.mesh_e, real))
         names = ["u", "phi", "V"] + ["psi"] * self.resolved + ["lam"] * self.inventory
@@ -186,7 +131,7 @@ class CellProblem:
             F_charge -= self.i_counter * w * ds(tags.COUNTER)
         else:  # ideal counter electrode: no overpotential, phi = phi_s = 0 there
             self.bcs.append(fem.dirichletbc(
-                0.0, self._facet_dofs(spaces[1], self.electrolyte, [tags.COUNTER]), spaces[1]))
+                0.0, facet_dofs(self.domain, spaces[1], self.electrolyte, [tags.COUNTER]), spaces[1]))
 
         self.active_area = self._assemble(fem.form(1.0 * dA))
         self.applied = fem.Constant(msh, 0.0)  # A/m2 (galvanostatic) or V/(RT/F) (potentiostatic)
@@ -204,26 +149,23 @@ class CellProblem:
             residual += S.electrode(conductance) * (
                 electrode.ohm_residual(self.psi, w_s, conductance, dx(tags.ELECTRODE))
                 + self.i_working * w_s("-") * dA)
-            collector = self._facet_dofs(spaces[3], self.electrode, [tags.CURRENT_COLLECTOR])
+            collector = facet_dofs(self.domain, spaces[3], self.electrode, [tags.CURRENT_COLLECTOR])
             if msh.comm.allreduce(len(collector), op=MPI.SUM) == 0:
                 raise GeometryError("the geometry has no 'current_collector' boundary, which a "
                                     "resolved electrode (electrode.equipotential = false) needs")
             self.bcs.append(fem.dirichletbc(0.0, collector, spaces[3]))
         if el.reservoir_at_counter:
             self.bcs.append(fem.dirichletbc(
-                0.0, self._facet_dofs(spaces[0], self.electrolyte, [tags.COUNTER]), spaces[0]))
+                0.0, facet_dofs(self.domain, spaces[0], self.electrolyte, [tags.COUNTER]), spaces[0]))
         if self.inventory:
             lam, mu = self.unknowns[-1], tests[-1]
             residual += S.salt * (lam * v * dx(tags.ELECTROLYTE) + u * mu * dx(tags.ELECTROLYTE))
         self.residual_form = residual
         self.residual = ufl.extract_blocks(residual)
 
-    def _facet_dofs(self, space, region: Region, facet_tags) -> np.ndarray:
-        return facet_dofs(self.domain, space, region, facet_tags)
-
     def surface_dofs(self) -> np.ndarray:
         """Dofs of u on the electrode surfaces (working active part and counter electrode)."""
-        return self._facet_dofs(self.u.function_space, self.electrolyte,
+        return facet_dofs(self.domain, self.u.function_space, self.electrolyte,
                                 [tags.WORKING_ACTIVE, tags.COUNTER])
 
     def _assemble(self, form) -> float:

@@ -1,6 +1,6 @@
 """What a particle run writes: fields, the core-surface profile, the voltage curve, the summary.
 
-`ParticleOutputs(problem)` has the interface of `femsolver.postprocess.CellOutputs` (described
+`ParticleOutputs(problem)` has the interface of `femsolver.problems.cell.outputs.CellOutputs` (described
 there), so `femsolver.simulation.run` drives it with the same time loop. SI units throughout;
 capacities also in mAh/g (per gram of active material) and A h/m2 (per projected area). Sign:
 the "intercalation current density" is > 0 where Li enters the core (discharge of a cathode).
@@ -21,8 +21,9 @@ from femsolver.measures import measure
 from femsolver.outputs import pictures, tables
 from femsolver.outputs.pictures import plt
 from femsolver.outputs.sections import plot_section
-from femsolver.postprocess import gather, vtx_groups
-from femsolver.problem import Interface
+from femsolver.outputs.fields import vtx_groups
+from femsolver.outputs.tables import gather
+from femsolver.problems.regions import Interface
 
 SURFACE = (tags.PARTICLE_ACTIVE, tags.PARTICLE_BLOCKING)
 SECONDS_PER_HOUR = 3600.0
@@ -219,6 +220,10 @@ class ParticleOutputs:
 
     def update(self) -> None:
         self.fields.update()
+
+    def resume(self, rows: list[dict]) -> None:
+        """A restart's time series so far: the voltage curve and the run's maxima use them."""
+        self.rows = [dict(r) for r in rows]
 
     def row(self, t: float) -> dict:
         p = self._p

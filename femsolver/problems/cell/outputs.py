@@ -2,7 +2,7 @@
 profile, metrics, and `CellOutputs`, which is what `femsolver.simulation.run` sees of them.
 
 Every problem kind has an outputs class with the same small interface (`CellOutputs` here,
-`femsolver.particle_outputs.ParticleOutputs` for particles), so one time loop serves them all:
+`femsolver.problems.particle.outputs.ParticleOutputs` for particles), so one time loop serves them all:
     functions          exported fields (one XDMF file each)
     vtx_files()        {"<name>.bp": functions of one mesh}
     update()           refresh `functions` from the unknowns
@@ -25,6 +25,8 @@ from mpi4py import MPI
 
 from femsolver import tags
 from femsolver.outputs import pictures, tables
+from femsolver.outputs.fields import vtx_groups
+from femsolver.outputs.tables import gather
 
 
 def _dg0_vector(mesh, name):
@@ -111,16 +113,6 @@ class InterfaceProbe:
         return out
 
 
-def gather(comm, arrays: dict[str, np.ndarray], sort_by: str = "x") -> dict[str, np.ndarray] | None:
-    """Concatenate per-rank arrays on rank 0, sorted by `sort_by`; None elsewhere."""
-    parts = comm.gather(arrays, root=0)
-    if comm.rank != 0:
-        return None
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in arrays}
-    order = np.argsort(merged[sort_by], kind="stable")
-    return {k: v[order] for k, v in merged.items()}
-
-
 class Metrics:
     """Scalar results for timeseries.csv and summary.json (SI units)."""
 
@@ -183,14 +175,6 @@ class Metrics:
         }
 
 
-def vtx_groups(functions, names: list[str]) -> dict[str, list]:
-    """Functions grouped by mesh, in order of first appearance, under `names` (one per mesh)."""
-    by_mesh = {}
-    for f in functions:
-        by_mesh.setdefault(f.function_space.mesh, []).append(f)
-    return dict(zip(names, by_mesh.values()))
-
-
 class CellOutputs:
     """Fields, time series, stop test and final outputs of a CellProblem run."""
 
@@ -208,6 +192,10 @@ class CellOutputs:
 
     def vtx_files(self) -> dict[str, list]:
         return vtx_groups(self.functions, ["electrolyte.bp", "electrode.bp"])
+
+    def resume(self, rows: list[dict]) -> None:
+        """A restart's time series so far (the stop test needs only the last row, which the
+        loop keeps)."""
 
     def update(self) -> None:
         self.fields.update()

@@ -1,0 +1,1 @@
+"""Electrode | electrolyte cells: problem, outputs, study of finished runs."""

@@ -1,0 +1,1 @@
+"""Active particles in an ion conductor: problem, outputs, study of finished runs."""
