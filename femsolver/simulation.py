@@ -42,21 +42,66 @@ CONVERGED = ("complete", "depleted", "cutoff")
 FINAL_OUTPUTS_BYTES = 2 << 20
 
 
-def printer(comm, verbose=True):
-    """Progress lines on rank 0; if nobody reads them any more (a closed pipe) the run goes on
-    without them."""
-    quiet = not verbose or comm.rank != 0
+PROGRESS_ENV = "FEMSOLVER_PROGRESS"
+PROGRESS_SECONDS = 10.0  # between step lines when the output is a file (a batch job's log)
 
-    def progress(message: str) -> None:
-        nonlocal quiet
-        if quiet:
+
+class Progress:
+    """Progress lines on rank 0.
+
+    `progress(message)`: a status line, always. `progress.detail(message)`: Newton iterations
+    and step starts. `progress.step(message, fraction)`: an accepted step, with the estimated
+    time left. FEMSOLVER_PROGRESS chooses: "all" (every line; the default on a terminal),
+    "steps" (status and step lines), "interval" (status lines and a step line every
+    PROGRESS_SECONDS; the default when the output is a file or a pipe, as under Slurm). If
+    nobody reads the lines any more (a closed pipe) the run goes on without them.
+    """
+
+    def __init__(self, comm, verbose: bool = True):
+        self.quiet = not verbose or comm.rank != 0
+        default = "all" if sys.stdout.isatty() else "interval"
+        self.mode = os.environ.get(PROGRESS_ENV, default)
+        self.start = time.monotonic()
+        self.last_step = None
+
+    def __call__(self, message: str) -> None:
+        if self.quiet:
             return
         try:
             print(message, flush=True)
         except BrokenPipeError:
-            quiet = True
+            self.quiet = True
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return progress
+
+    def detail(self, message: str) -> None:
+        if self.mode == "all":
+            self(message)
+
+    def step(self, message: str, fraction: float) -> None:
+        """An accepted step; `fraction` of the simulated time done since the loop began."""
+        now = time.monotonic()
+        if self.last_step is None:
+            self.start = now  # the loop's first step: the estimate starts here
+        elif self.mode == "interval" and now - self.last_step < PROGRESS_SECONDS \
+                and fraction < 1:
+            return
+        self.last_step = now
+        left = ""
+        if 0 < fraction < 1 and now > self.start:
+            left = f", ~{_duration((now - self.start) * (1 - fraction) / fraction)} left"
+        self(f"{message}  [{100 * fraction:.0f} %{left}]")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def printer(comm, verbose=True) -> Progress:
+    return Progress(comm, verbose)
 
 
 @contextmanager
@@ -321,13 +366,15 @@ class Transient:
         if self.previous is None:
             self.previous = self.outputs.row(0.0)
             self.series.append(**self.previous)
+        start = self.stepper.time
         for step in time_steps(self.problem, self.newton, self.case.time, progress,
                                self.stepper):
             with guard.collect():  # the step's rank-0 writes agreed on, and the safe point
                 row = self.outputs.row(step.time)
                 self.series.append(**row)
                 outcome["final_time_s"] = step.time
-                progress(self.outputs.progress(step, row))
+                progress.step(self.outputs.progress(step, row),
+                              (step.time - start) / (self.case.time.end - start))
                 guard.record(guard.stage_text, None)
             stop = self.outputs.stop(self.previous, row)
             if stop is not None:

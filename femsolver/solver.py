@@ -178,7 +178,7 @@ class NewtonSolver:
             self.snes.getKSP().getPC().setFieldSplitIS(*[(str(k), f) for k, f in enumerate(fields)])
             self.snes.setFromOptions()
         self.comm = comm
-        self.progress = progress
+        self.progress = getattr(progress, "detail", progress)  # Newton lines are details
         self.atol = 0.0
         self.floor = 0.0
         self.rebuild = False
@@ -300,7 +300,8 @@ def time_steps(problem, newton: NewtonSolver, time_params, progress: Callable[[s
 
     The step is halved when Newton fails (down to dt_min) and grows by `growth` after easy
     solves (at most dt_max), landing exactly on the end time and on the times at which the
-    control changes, after which it restarts from time.dt.
+    control changes, after which it restarts from time.dt. `progress` takes status lines; its
+    `detail` (femsolver.simulation.Progress), where it has one, the start of each step.
     """
     state = state if state is not None else StepperState()
     end = time_params.end
@@ -310,6 +311,7 @@ def time_steps(problem, newton: NewtonSolver, time_params, progress: Callable[[s
     bdf2 = time_params.scheme == "bdf2"
     backup = [u.x.array.copy() for u in problem.unknowns]
     stops = sorted(s for s in problem.control_times() if s < end) + [end]
+    detail = getattr(progress, "detail", progress)
     while state.time < end * (1 - 1e-12):
         t = state.time
         stop = next(s for s in stops if s > t * (1 + 1e-12))
@@ -318,7 +320,7 @@ def time_steps(problem, newton: NewtonSolver, time_params, progress: Callable[[s
         previous = state.dt_previous if bdf2 else None
         for constant, value in zip(problem.bdf, bdf_coefficients(dt, previous)):
             constant.value = value
-        progress(f"step {state.index + 1}: t = {t + dt:.4e} s, dt = {dt:.3e} s")
+        detail(f"step {state.index + 1}: t = {t + dt:.4e} s, dt = {dt:.3e} s")
         converged, iterations = newton.solve()
         if not converged:
             for u, saved in zip(problem.unknowns, backup):

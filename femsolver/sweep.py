@@ -5,7 +5,7 @@
 
 Every point is validated before any is run (`femsolver.api.load`). Points run as separate
 `femsolver run` processes, `jobs` at a time with `ranks` MPI ranks each (jobs x ranks cores), each
-into DIR/pNNN/ with its log in DIR/logs/. DIR/sweep.json describes the sweep; running the same
+into DIR/pNNN/ (DIR/<name> when the sweep varies `name`) with its log in DIR/logs/. DIR/sweep.json describes the sweep; running the same
 command again resumes it: points with a result (complete, depleted, cutoff) or a failure are
 kept (--retry-failed reruns failures), the others (interrupted, never run) are run. At the end,
 and after an interruption, DIR/sweep.csv collects every point's values, status and figures, and
@@ -47,8 +47,8 @@ def parse_vary(texts: list[str]) -> dict[str, list]:
     varied = {}
     for text in texts:
         key, sep, raw = text.partition("=")
-        if not sep or "." not in key:
-            raise CaseError(f"--vary expects section.key=v1,v2,..., got '{text}'")
+        if not sep or ("." not in key and key.strip() != "name"):
+            raise CaseError(f"--vary expects section.key=v1,v2,... (or name=...), got '{text}'")
         try:
             values = tomllib.loads(f"v = {raw if raw.startswith('[') else '[' + raw + ']'}")["v"]
         except tomllib.TOMLDecodeError:
@@ -88,6 +88,9 @@ class Sweep:
         self.varied, self.zipped = varied, zipped
         self.points = points(varied, zipped)
         self.name = api.load(self.case_path, self.base).name
+        if "name" in varied and len({str(v) for v in varied["name"]}) < len(self.points):
+            raise CaseError("--vary name=...: every point needs its own name (it names the "
+                            "point's directory)")
         for index in range(len(self.points)):
             try:
                 api.load(self.case_path, self.changes(index), output=self.point_dir(index))
@@ -96,11 +99,13 @@ class Sweep:
 
     def changes(self, index: int) -> list[str]:
         """The point's --set texts: the sweep's own, its values and its name."""
-        return [*self.base, *api.overrides(self.points[index]),
-                f'name="{self.name}_p{index:03d}"']
+        named = [] if "name" in self.points[index] else [f'name="{self.name}_p{index:03d}"']
+        return [*self.base, *api.overrides(self.points[index]), *named]
 
     def point_dir(self, index: int) -> Path:
-        return self.directory / f"p{index:03d}"
+        """DIR/<name> when the sweep varies the name, else DIR/pNNN."""
+        name = self.points[index].get("name")
+        return self.directory / (str(name) if name is not None else f"p{index:03d}")
 
     def description(self) -> dict:
         text = self.case_path.read_bytes()
@@ -208,7 +213,7 @@ def _start(sweep: Sweep, index: int, logs: Path) -> subprocess.Popen:
         command += ["--set", text]
     if sweep.ranks > 1:
         command = [str(bin_dir / "mpirun"), "-n", str(sweep.ranks), *command]
-    with open(logs / f"p{index:03d}.log", "w") as log:
+    with open(logs / f"{sweep.point_dir(index).name}.log", "w") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
 

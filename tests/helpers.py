@@ -1,6 +1,7 @@
 """Test utilities. The small dolfinx domains, cases from dictionaries and global integrals are
 library code now (the verification benchmarks use them): femsolver.verification.domains."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -15,7 +16,8 @@ def interrupt_first_step(args) -> tuple[int, str]:
     accepted time step; returns (exit code, output)."""
     process = subprocess.Popen(
         [Path(sys.executable).parent / "femsolver", "run", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "FEMSOLVER_PROGRESS": "steps"})
     for line in process.stdout:
         if line.startswith("  t = "):  # the first accepted step
             process.send_signal(signal.SIGINT)
