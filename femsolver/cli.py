@@ -132,7 +132,7 @@ def _effective(args, comm, guard) -> None:
             if comm.rank == 0:
                 (directory.staging / "effective.md").write_text(text)
                 tables.write_json(directory.staging / "effective.json",
-                                  {"case": case.name, **result.as_dict()})
+                                  {"case": case.name, **result.as_dict()}, comm=MPI.COMM_SELF)
     if comm.rank == 0 and not args.quiet:
         print(text + f"-> {directory.path}/effective.json, effective.md")
 

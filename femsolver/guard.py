@@ -80,6 +80,7 @@ class Guard:
         self.agree_timeout = (agree_timeout if agree_timeout is not None
                               else _seconds(AGREE_ENV, 120.0))
         self.stage_name = "case"
+        self.stage_seconds: dict[str, float] = {}  # wall time spent in each stage
         self.signum = 0  # first signal not yet acted on (0: none)
         # record(stage, error or None): called at each stage's start (error None) and when this
         # rank meets an error; the run keeps the summary the watchdog would write up to date.
@@ -162,10 +163,15 @@ class Guard:
         if self.record is not None:
             self.record(self.stage_text, None)
         self._pause(name)
-        with self.collect():
-            self._fail(name, "start")
-            yield
-            self._fail(name, "end")
+        start = time.perf_counter()
+        try:
+            with self.collect():
+                self._fail(name, "start")
+                yield
+                self._fail(name, "end")
+        finally:
+            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + (
+                time.perf_counter() - start)
 
     @contextmanager
     def collect(self):

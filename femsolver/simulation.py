@@ -251,6 +251,8 @@ def _run(case, comm, progress, guard, restart) -> dict:
         summary = state.summary(results)
         summary["exit_code"] = error.exit_code if error is not None else 0
         summary["wall_time_s"] = comm.allreduce(summary["wall_time_s"], op=MPI.MAX)
+        summary["stage_times_s"] = {k: comm.allreduce(v, op=MPI.MAX)
+                                    for k, v in guard.stage_seconds.items()}
         directory.commit(summary)
         if error is None:
             progress(f"done: status {summary['status']}, cell voltage "
@@ -286,7 +288,7 @@ def _solve(case, comm, guard, state: Run, resources: ExitStack, progress,
         state.directory.require_space((files + 1) * mesh_bytes(domain.mesh))
         exports = resources.enter_context(_exports(case, staging, outputs))
         series = resources.enter_context(
-            tables.TimeSeries(staging / "timeseries.csv", list(outputs.row(0.0))))
+            tables.TimeSeries(staging / "timeseries.csv", list(outputs.row(0.0)), comm=comm))
         loop = Transient(case, problem, newton, outputs, series,
                          FieldWriter(outputs, exports, state.directory),
                          _checkpointer(case, staging, domain, problem, comm, progress))
@@ -316,6 +318,7 @@ def _solve(case, comm, guard, state: Run, resources: ExitStack, progress,
         state.directory.require_space(FINAL_OUTPUTS_BYTES)
         results = outputs.finish(staging, case.output.pictures)
         results["checkpoint"] = loop.checkpointer.finish() if loop.checkpointer else None
+        results["solver"] = newton.stats.summary(comm)
     if error is not None:
         state.facts.update(results)
         raise error

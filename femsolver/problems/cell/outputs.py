@@ -228,7 +228,7 @@ class CellOutputs:
         comm = self.metrics.comm
         everywhere = gather(comm, profile)
         if comm.rank == 0:
-            tables.write_csv(directory / "interface_current.csv", everywhere)
+            tables.write_csv(directory / "interface_current.csv", everywhere, comm=MPI.COMM_SELF)
         if draw:
             self._pictures(directory, everywhere, comm)
         return summary

@@ -27,7 +27,7 @@ from femsolver import tags
 from femsolver.errors import GeometryError
 from femsolver.measures import measure
 from femsolver.models import electrolyte_model, invert_reaction
-from femsolver.physics import electrode
+from femsolver.physics import electrode, kinetics
 from femsolver.physics.constants import FARADAY, thermal_voltage
 from femsolver.problems.regions import Interface, Region, facet_dofs
 
@@ -112,6 +112,8 @@ class CellProblem:
         u, V = self.u, self.V
         phi = self.phi_ref + self.phi
         self.phi_full = phi
+        # A steady solve has no storage term: leaving it out spares packing u_n, u_nn.
+        steady = case.time.mode == "steady"
         u_dot = a0 * u + a1 * self.u_n + a2 * self.u_nn
 
         # Kinetics at the working interface ('+' = electrolyte) and at the counter electrode.
@@ -168,6 +170,18 @@ class CellProblem:
         return facet_dofs(self.domain, self.u.function_space, self.electrolyte,
                                 [tags.WORKING_ACTIVE, tags.COUNTER])
 
+    def _balancing_potential(self, V: float) -> float:
+        """The uniform electrolyte potential (RT/F) at which the working electrode at V and the
+        counter electrode at 0 carry opposite currents, the ohmic drop neglected: a potentiostatic
+        run's initial guess (V/2 assumed equal areas and overshot the first Newton step)."""
+        working, counter = self.active_area, self.domain.projected_area
+
+        def net_cathodic(phi):
+            return -(working * self.model.reaction(V, phi, 0.0, library="numpy")
+                     + counter * self.model.reaction(0.0, phi, 0.0, library="numpy"))
+
+        return kinetics.invert(net_cathodic, 0.0)
+
     def _assemble(self, form) -> float:
         return self.domain.mesh.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
 
@@ -210,6 +224,6 @@ class CellProblem:
             V = invert_reaction(self.model, mean_working) + phi_ref
         else:
             V = control.voltage / self.thermal_voltage
-            phi_ref = 0.0 if ideal_counter else V / 2
+            phi_ref = 0.0 if ideal_counter else self._balancing_potential(V)
         self.phi_ref.value = phi_ref
         self.V.x.array[:] = V

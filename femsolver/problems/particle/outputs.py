@@ -308,7 +308,7 @@ class ParticleOutputs:
                 p.axisymmetric)
             order = np.argsort(everywhere["polar_angle_deg"], kind="stable")
             everywhere = {k: v[order] for k, v in everywhere.items()}
-            tables.write_csv(directory / "interface_current.csv", everywhere)
+            tables.write_csv(directory / "interface_current.csv", everywhere, comm=MPI.COMM_SELF)
         if draw:
             self._pictures(directory, everywhere, summary)
         return summary
