@@ -20,6 +20,7 @@ import time
 
 from firedrake import COMM_WORLD, Constant, Mesh, assemble, ds, exp
 from firedrake.petsc import PETSc
+from mpi4py import MPI
 
 from echemfem import EchemSolver
 
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("json")
     parser.add_argument("--line-search", default="basic", choices=("basic", "l2", "bt"))
     args = parser.parse_args()
+    PETSc.Log.begin()
     start = time.perf_counter()
     cell = Cell(args.mesh)
     cell.save_solutions = False
@@ -82,6 +84,11 @@ def main() -> None:
     snes = cell.echem_solver.snes
     u = cell.u.subfunctions
     current = assemble(cell.reaction(u, Constant(V_WORKING)) * ds(WORKING_ACTIVE))
+    events = {}
+    for name, event in (("residual", "SNESFunctionEval"), ("jacobian", "SNESJacobianEval")):
+        info = PETSc.Log.Event(event).getPerfInfo()  # the initial solve's and the solve's
+        events[f"{name}_evaluations"] = info["count"]
+        events[f"{name}_time_s"] = COMM_WORLD.allreduce(info["time"], op=MPI.MAX)
     if COMM_WORLD.rank == 0:
         with open(args.json, "w") as f:
             json.dump({"unknowns": cell.u.function_space().dim(),
@@ -90,7 +97,7 @@ def main() -> None:
                        "converged_reason": snes.getConvergedReason(),
                        "setup_s": t1 - t0, "solve_s": t2 - t1, "total_s": t2 - start,
                        "ranks": COMM_WORLD.size, "line_search": args.line_search,
-                       "petsc": PETSc.Sys.getVersion()}, f)
+                       "petsc": PETSc.Sys.getVersion(), **events}, f)
 
 
 if __name__ == "__main__":

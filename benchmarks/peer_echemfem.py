@@ -1,7 +1,7 @@
 """femsolver against LLNL's EchemFEM on the same cell and the same mesh, side by side (issue 16).
 
     FEMSOLVER_PEER_PYTHON=/path/to/firedrake-venv/python \\
-        .venv/bin/python benchmarks/peer_echemfem.py --h 1e-6 4.8e-7 2.3e-7 --ranks 1 2 --repeat 3
+        .venv/bin/python benchmarks/peer_echemfem.py --h 4.5e-7 2.2e-7 1e-7 6.6e-8 --ranks 1 2
     .venv/bin/python benchmarks/peer_echemfem.py --smoke      # femsolver only, seconds (CI)
 
 The cell (`CASE`): the 2D bare Li surface scaled to 500 x 500 um with two 20 um active sites,
@@ -39,12 +39,13 @@ from geometries import family_of
 
 PEER_SCRIPT = Path(__file__).with_name("echemfem_case.py")
 PEER_ENV = ("FEMSOLVER_PEER_PYTHON", "PEER_PYTHON")
+BULK = 10  # bulk element size over interface size: the mesh refines everywhere with h
 CASE = {
     "name": "peer_bare",
     "geometry": {"kind": "li_foil", "surface": "bare", "dimension": 2, "width": 500e-6,
                  "electrolyte_height": 500e-6, "electrode_thickness": 100e-6,
                  "active_fraction": 0.08, "site_width": 20e-6},
-    "mesh": {"h_bulk": 10e-6},
+    "mesh": {},  # h_interface = h, h_bulk = BULK x h (case_file)
     "electrolyte": {"c0": 1000.0, "D_cation": 4e-10, "D_anion": 6e-10,
                     "reservoir_at_counter": True},
     "kinetics": {"i0": 10.0},
@@ -59,7 +60,7 @@ def case_file(h: float, directory: Path) -> Path:
     lines = [f'name = "{CASE["name"]}"']
     for section, keys in CASE.items():
         if section != "name":
-            values = {**keys, "h_interface": h} if section == "mesh" else keys
+            values = {"h_interface": h, "h_bulk": BULK * h} if section == "mesh" else keys
             lines += [f"[{section}]", *(f"{k} = {json.dumps(v)}" for k, v in values.items())]
     path = directory / f"case_{h:g}.toml"
     path.write_text("\n".join(lines) + "\n")
@@ -102,6 +103,8 @@ def run_femsolver(case_path: Path, ranks: int, directory: Path) -> dict:
             "newton_iterations": s["solver"]["newton_iterations"],
             "factorisations": s["solver"]["preconditioner_builds"],
             "solve_s": s["solver"]["solve_time_s"],
+            "residual_s": s["solver"]["residual_time_s"] / s["solver"]["residual_evaluations"],
+            "jacobian_s": s["solver"]["jacobian_time_s"] / s["solver"]["jacobian_evaluations"],
             "setup_s": s["stage_times_s"]["setup"] + s["stage_times_s"]["solver"]}
 
 
@@ -114,7 +117,10 @@ def run_peer(python: str, msh: Path, ranks: int, out: Path, line_search: str) ->
         mpirun = os.environ.get("PEER_MPIRUN") or shutil.which("mpirun") or "mpirun"
         command = [mpirun, "-n", str(ranks), *command]
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-    return json.loads(out.read_text())
+    result = json.loads(out.read_text())
+    for name in ("residual", "jacobian"):
+        result[f"{name}_s"] = result[f"{name}_time_s"] / result[f"{name}_evaluations"]
+    return result
 
 
 def best(runs: list[dict], key: str) -> float:
@@ -160,20 +166,24 @@ def report(results: list[dict]) -> None:
             row += [f"{best(theirs, 'solve_s'):.3g} ({theirs[0]['newton_iterations']})",
                     f"{best(theirs, 'setup_s'):.3g}",
                     f"{best(theirs, 'solve_s') / best(ours, 'solve_s'):.2f}",
-                    f"{per_ours / per_theirs:.2f}", f"{r['current_relative_difference']:.1e}"]
+                    f"{per_ours / per_theirs:.2f}",
+                    f"{best(ours, 'residual_s') / best(theirs, 'residual_s'):.2f}",
+                    f"{best(ours, 'jacobian_s') / best(theirs, 'jacobian_s'):.2f}",
+                    f"{r['current_relative_difference']:.1e}"]
         rows.append(row)
     header = ["unknowns", "ranks", "femsolver solve s (Newton its, LU)"]
     if results and results[0]["echemfem"]:
         header += ["EchemFEM solve s (its)", "EchemFEM initial solve s",
                    "EchemFEM / femsolver", "per Newton it femsolver / EchemFEM",
+                   "residual femsolver / EchemFEM", "Jacobian femsolver / EchemFEM",
                    "current difference"]
     common.say(common.table(header, rows))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--h", type=float, nargs="+", default=[1e-6],
-                        help="interface element sizes, m (default 1e-6: ~30k unknowns)")
+    parser.add_argument("--h", type=float, nargs="+", default=[4.5e-7],
+                        help="interface element sizes, m (4.5e-7: ~30k unknowns; 1e-7: ~500k)")
     parser.add_argument("--ranks", type=int, nargs="+", default=[1])
     parser.add_argument("--repeat", type=int, default=2, help="measured runs of each code")
     parser.add_argument("--line-search", default="basic", help="the peer's (basic: its best)")
@@ -187,7 +197,7 @@ def main(argv=None) -> int:
     if peer is None:
         common.say("# EchemFEM: skipped (set FEMSOLVER_PEER_PYTHON to its interpreter; "
                    "../shared/peers/echemfem-build.md builds one)")
-    sizes, repeat = ([4e-6], 1) if args.smoke else (args.h, args.repeat)
+    sizes, repeat = ([2e-6], 1) if args.smoke else (args.h, args.repeat)
     with tempfile.TemporaryDirectory(prefix="femsolver-peer-") as tmp:
         results = [measure(h, ranks, repeat, peer, args.line_search, Path(tmp))
                    for h in sizes for ranks in args.ranks]

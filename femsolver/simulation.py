@@ -318,7 +318,7 @@ def _solve(case, comm, guard, state: Run, resources: ExitStack, progress,
         state.directory.require_space(FINAL_OUTPUTS_BYTES)
         results = outputs.finish(staging, case.output.pictures)
         results["checkpoint"] = loop.checkpointer.finish() if loop.checkpointer else None
-        results["solver"] = newton.stats.summary(comm)
+        results["solver"] = newton.stats.summary(comm, newton.problem.timings)
     if error is not None:
         state.facts.update(results)
         raise error

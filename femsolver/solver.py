@@ -132,6 +132,7 @@ class _NonlinearProblem(NonlinearProblem):
         residual, bcs = self.F, self._bcs_of_residual(kwargs.get("bcs") or [])
 
         def assemble(snes, x, b):
+            start = time.perf_counter()
             _ghost_update(x, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
             fem.petsc.assign(x, self.u)
             if blocks is not None:
@@ -142,8 +143,20 @@ class _NonlinearProblem(NonlinearProblem):
             _ghost_update(b, PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
             fem.petsc.set_bc(b, bcs, x0=x, alpha=-1.0)
             _ghost_update(b, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
+            self.timings["residual"] += time.perf_counter() - start
+            self.timings["residuals"] += 1
 
+        self.timings = {"residual": 0.0, "residuals": 0, "jacobian": 0.0, "jacobians": 0}
         self.solver.setFunction(assemble, self.b)
+        jacobian, _, (assemble_jacobian, args, kwargs) = self.solver.getJacobian()
+
+        def timed_jacobian(snes, x, J, P):
+            start = time.perf_counter()
+            assemble_jacobian(snes, x, J, P, *args, **kwargs)
+            self.timings["jacobian"] += time.perf_counter() - start
+            self.timings["jacobians"] += 1
+
+        self.solver.setJacobian(timed_jacobian, jacobian, self.P_mat if self.P_mat else jacobian)
 
     def _bcs_of_residual(self, bcs):
         if isinstance(self.F, Sequence):
@@ -185,10 +198,14 @@ class SolverStats:
         self.newton_iterations_max = max(self.newton_iterations_max, iterations)
         self.solve_time_s += seconds
 
-    def summary(self, comm) -> dict:
+    def summary(self, comm, timings: dict) -> dict:
+        """Summary entries: counts, and times as the slowest rank's (s)."""
         entries = dataclasses.asdict(self)
         entries["solve_time_s"] = comm.allreduce(self.solve_time_s, op=MPI.MAX)
         entries["newton_iterations_per_solve"] = self.newton_iterations / max(self.solves, 1)
+        for name in ("residual", "jacobian"):
+            entries[f"{name}_evaluations"] = timings[f"{name}s"]
+            entries[f"{name}_time_s"] = comm.allreduce(timings[name], op=MPI.MAX)
         return entries
 
 
