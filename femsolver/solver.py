@@ -181,6 +181,11 @@ def _in_directory(options: dict, directory: Path | None) -> dict:
     return placed
 
 
+def _pc_setups() -> int:
+    """Preconditioner builds so far in this process (MUMPS factorisations, GAMG set-ups)."""
+    return PETSc.Log.Event("PCSetUp").getPerfInfo()["count"]
+
+
 @dataclass
 class SolverStats:
     """What a run's Newton solves cost, for the summary: what users compare between codes."""
@@ -257,6 +262,8 @@ class NewtonSolver:
         self.comm = comm
         self.progress = getattr(progress, "detail", progress)  # Newton lines are details
         self.stats = SolverStats()
+        PETSc.Log.begin()  # counts the preconditioner builds (PCSetUp), whatever the options
+        self._builds_before = _pc_setups()
         self.atol = 0.0
         self.floor = 0.0
         self.rebuild = False
@@ -274,7 +281,6 @@ class NewtonSolver:
         self.stats.linear_iterations += linear
         if self.fresh_iterations is None:
             self.fresh_iterations = linear
-            self.stats.preconditioner_builds += 1
             if self.reuses_preconditioner:
                 self._reuse_splits(True)
         if linear > max(REFACTOR_AFTER, 2 * self.fresh_iterations):
@@ -323,6 +329,7 @@ class NewtonSolver:
         start = time.perf_counter()
         self.problem.solve()
         self.stats.count(self.snes.getIterationNumber(), time.perf_counter() - start)
+        self.stats.preconditioner_builds = _pc_setups() - self._builds_before
         reason = self.snes.getConvergedReason()
         self.rebuild |= reason < 0 and self.reuses_preconditioner  # retry from a fresh one
         return reason > 0, self.snes.getIterationNumber()
