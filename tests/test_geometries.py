@@ -65,7 +65,8 @@ def test_bad_keys_raise_value_error_naming_the_key(keys, key):
 
 def test_case_loader_turns_geometry_errors_into_case_errors():
     case = case_from_dict({"name": "c", "geometry": {"kind": "li_foil", "surface": "prs"}})
-    assert case.geometry == LiFoilGeometry(surface="prs")
+    # An equipotential electrode (the default) is not meshed
+    assert case.geometry == LiFoilGeometry(surface="prs", mesh_electrode=False)
     with pytest.raises(CaseError, match="geometry.active_fraction"):
         case_from_dict({"name": "c", "geometry": {"kind": "li_foil", "active_fraction": 2}})
     with pytest.raises(CaseError, match="geometry.particle_count"):
