@@ -99,6 +99,9 @@ class ControlParams:
     rest_after: float | None = param(
         None, "galvanostatic: the current is switched off (open circuit) at this time, s; "
         "e.g. restricted-diffusion relaxation", positive=True)
+    plated_charge_C_m2: float | None = param(
+        None, "plating runs: stop (status complete) once this charge per projected area has "
+        "been plated, C/m2 (1 mAh/cm2 = 36000 C/m2)", positive=True)
     c_rate: float | None = param(
         None, "particle geometries: applied current as a C-rate, 1/h (1C = active mass x "
         "active.specific_capacity per hour)", positive=True)
@@ -212,6 +215,31 @@ class CoatingParams:
         positive=True)
 
 
+@dataclass(frozen=True)
+class PlatingParams:
+    enabled: bool = param(False, "grow the working surface with its plating current: the "
+                          "interface moves, the electrolyte mesh follows and is remeshed "
+                          "(cell geometries, equipotential electrode, transient)")
+    molar_mass: float = param(6.941e-3, "molar mass M of the plated metal (Li), kg/mol",
+                              positive=True)
+    density: float = param(534.0, "density rho of the plated metal (Li), kg/m3", positive=True)
+    step_fraction: float = param(
+        0.2, "a time step moves no interface node by more than this fraction of its smallest "
+        "adjacent cell edge, 1", fraction=True)
+    extension_stiffening: float = param(
+        1.0, "exponent p of the mesh motion's stiffness |K|^-p (0: plain Laplace; 1: small "
+        "cells at the surface move nearly rigidly), 1", at_least=0, at_most=3)
+    remesh_quality: float = param(
+        0.25, "remesh the electrolyte from its surface when the worst cell quality (1: "
+        "equilateral, 0: flat) falls below this, 1", below=1, above=0)
+    short_distance: float | None = param(
+        None, "status shorted once the deposit comes this close to the counter electrode, m "
+        "(default: mesh.h_interface)", positive=True)
+    contact_distance: float | None = param(
+        None, "status contact once two parts of the surface that are far apart along it come "
+        "this close (2D), m (default: short_distance)", positive=True)
+
+
 SECTIONS = {
     "mesh": MeshParams,
     "electrolyte": ElectrolyteParams,
@@ -224,6 +252,7 @@ SECTIONS = {
     "active": ActiveParams,
     "solid_electrolyte": SolidElectrolyteParams,
     "coating": CoatingParams,
+    "plating": PlatingParams,
 }
 # Sections and [control] keys that only particle geometries (GeometryFamily.problem = "particle")
 # read; a cell case that sets them is refused rather than silently ignoring them.
@@ -248,6 +277,7 @@ class Case:
     active: ActiveParams = field(default_factory=ActiveParams)
     solid_electrolyte: SolidElectrolyteParams = field(default_factory=SolidElectrolyteParams)
     coating: CoatingParams = field(default_factory=CoatingParams)
+    plating: PlatingParams = field(default_factory=PlatingParams)
 
     @property
     def output_directory(self) -> Path:
@@ -263,7 +293,8 @@ def problem_of(geometry) -> str:
     """The kind of problem a geometry's family is solved with (`GeometryFamily.problem`)."""
     from geometries import family_of
 
-    return getattr(family_of(geometry), "problem", "cell")
+    # an image's problem follows its label roles (geometries/image.py)
+    return getattr(geometry, "problem", None) or getattr(family_of(geometry), "problem", "cell")
 
 
 def _unknown(key: str, allowed) -> CaseError:
@@ -372,7 +403,23 @@ def case_from_dict(data: dict) -> Case:
     case = Case(name=name, geometry=build_section(REGISTRY[kind].params, geometry, "geometry"),
                 **sections)
     _check_sections_apply(case, data, kind)
+    case = _electrode_mesh(case)
     _check_case(case)
+    return case
+
+
+def _electrode_mesh(case: Case) -> Case:
+    """Resolve geometry.mesh_electrode: mesh the electrode only when it is resolved (an
+    equipotential electrode is one unknown; its cells would be meshed for nothing)."""
+    if not hasattr(case.geometry, "mesh_electrode"):
+        return case
+    meshed, resolved = case.geometry.mesh_electrode, not case.electrode.equipotential
+    if meshed is None:
+        return dataclasses.replace(
+            case, geometry=dataclasses.replace(case.geometry, mesh_electrode=resolved))
+    if resolved and meshed is False:
+        raise CaseError("'geometry.mesh_electrode' = false leaves no cells for a resolved "
+                        "electrode (electrode.equipotential = false): omit it or set true")
     return case
 
 
@@ -479,8 +526,26 @@ def _check_case(case: Case) -> None:
                         "salt-inventory multiplier has no diagonal block to precondition)")
     if case.time.mode == "transient" and case.time.dt > case.time.end:
         raise CaseError(f"'time.dt' ({case.time.dt}) is larger than 'time.end' ({case.time.end})")
+    _check_plating(case)
     _check_petsc_options(case.solver.petsc_options)
     _check_mesh_size(case)
+
+
+def _check_plating(case: Case) -> None:
+    """A growing surface needs a cell geometry with an unmeshed (equipotential) electrode and
+    a transient run; control.plated_charge_C_m2 needs a growing surface."""
+    if not case.plating.enabled:
+        if case.control.plated_charge_C_m2 is not None:
+            raise CaseError("'control.plated_charge_C_m2' needs plating.enabled = true")
+        return
+    if case.problem != "cell":
+        raise CaseError("'plating.enabled' applies to cell geometries (li_foil, planar)")
+    if not case.electrode.equipotential or case.geometry.mesh_electrode:
+        raise CaseError("'plating.enabled' needs an equipotential electrode that is not meshed "
+                        "(electrode.equipotential = true, geometry.mesh_electrode unset or "
+                        "false): the electrolyte is the only region that moves")
+    if case.time.mode != "transient":
+        raise CaseError("'plating.enabled' needs time.mode = 'transient'")
 
 
 # Unknowns per cell of the cell problem's P1 fields (two fields on the vertices: about 1/2

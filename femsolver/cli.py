@@ -100,7 +100,16 @@ def _mesh(args, comm, guard) -> None:
             domain = build_domain(case.geometry, case.mesh, comm)
         with guard.stage("outputs"):
             write_domain(domain, directory.staging)
-            plot_regions(domain, directory.staging / "regions.png")
+            if hasattr(case.geometry, "image"):  # an image: its planes, volume fractions, components
+                from femsolver.imaging import build, report
+
+                report.image_picture(case.geometry, directory.staging / "regions.png", comm)
+                summary["image"] = build.summary(case.geometry, comm)
+                if comm.rank == 0:
+                    (directory.staging / "image.md").write_text(
+                        report.write_summary_text(summary["image"]))
+            else:
+                plot_regions(domain, directory.staging / "regions.png")
             cells = domain.mesh.topology.index_map(domain.mesh.topology.dim).size_global
             summary["cells"] = cells
     if comm.rank == 0 and not args.quiet:
@@ -113,10 +122,13 @@ def _effective(args, comm, guard) -> None:
     from femsolver.materials.solid_electrolytes import ionic_conductivities
     from femsolver.mesh import build_domain
 
+    from geometries import family_of
+
     case = _load(args, guard)
-    if case.problem != "particle":
+    loaded = family_of(case.geometry).load is not None  # an image or a mesh file
+    if case.problem != "particle" and not loaded:
         raise CaseError("'femsolver effective' needs a particle geometry (geometry.kind = "
-                        "'core_shell' or 'composite')")
+                        "'core_shell' or 'composite'), an image or a mesh file")
     try:
         conductivities = ionic_conductivities(case)
     except ValueError as err:
@@ -125,14 +137,20 @@ def _effective(args, comm, guard) -> None:
         with guard.stage("mesh"):
             domain = build_domain(case.geometry, case.mesh, comm)
         with guard.stage("steps"):
-            result = effective_conductivity(domain, conductivities)
+            if loaded:  # every direction, with TauFactor's and PoreSpy's figures (docs/images.md)
+                from femsolver.imaging.report import effective_report
+
+                figures, text = effective_report(case, domain, comm)
+            else:
+                result = effective_conductivity(domain, conductivities)
+                figures = {"case": case.name, **result.as_dict()}
+                text = f"# Effective ionic conductivity of '{case.name}'\n\n{table(result)}\n"
         with guard.stage("outputs"):
-            summary.update(result.as_dict())
-            text = f"# Effective ionic conductivity of '{case.name}'\n\n{table(result)}\n"
+            summary.update({k: v for k, v in figures.items() if k != "case"})
             if comm.rank == 0:
                 (directory.staging / "effective.md").write_text(text)
-                tables.write_json(directory.staging / "effective.json",
-                                  {"case": case.name, **result.as_dict()}, comm=MPI.COMM_SELF)
+                tables.write_json(directory.staging / "effective.json", figures,
+                                  comm=MPI.COMM_SELF)
     if comm.rank == 0 and not args.quiet:
         print(text + f"-> {directory.path}/effective.json, effective.md")
 

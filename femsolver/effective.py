@@ -33,6 +33,12 @@ from femsolver.measures import measure
 
 CONDUCTORS = (tags.SHELL, tags.MATRIX, tags.COATING)
 DIRECT = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+# Image-sized 3D problems do not fit a direct solver (docs/images.md)
+ITERATIVE = {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-10,
+             "ksp_norm_type": "unpreconditioned"}
+# Mass term (relative to sigma / length^2) that pins conducting clusters touching neither end
+# face to p = 0 instead of leaving them floating (a singular block); changes sigma_eff by ~1e-12
+FLOATING_MASS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,21 @@ def _top(msh, axis: int) -> float:
     return msh.comm.allreduce(float(x.max()) if len(x) else -np.inf, op=MPI.MAX)
 
 
+def _bottom(msh, axis: int) -> float:
+    x = msh.geometry.x[:, axis]
+    return msh.comm.allreduce(float(x.min()) if len(x) else np.inf, op=MPI.MIN)
+
+
+def cross_section(domain, axis: int) -> float:
+    """Area normal to `axis` (m2; m in 2D): the domain's projected area along its own normal
+    axis, the bounding box's face for the other axes."""
+    msh = domain.mesh
+    if axis == msh.topology.dim - 1:
+        return domain.projected_area
+    sides = [_top(msh, a) - _bottom(msh, a) for a in range(msh.topology.dim) if a != axis]
+    return float(np.prod(sides))
+
+
 @dataclass(frozen=True)
 class Conduction:
     """The solved potential and what the figures are integrated from."""
@@ -102,19 +123,27 @@ class Conduction:
     dx: object  # cell measure (2 pi r-weighted if axisymmetric) with the cell tags
     height: float  # m: the top face's z (y in 2D)
     voltage: float  # V: p at the bottom face
+    axis: int | None = None  # direction of the current (None: z, y in 2D)
+    bottom: float = 0.0  # m: the bottom face's coordinate along the axis
 
 
 def solve_potential(domain, conductivities: dict[int, float], voltage: float = 1.0,
-                    degree: int = 1) -> Conduction:
+                    degree: int = 1, axis: int | None = None, petsc_options: dict | None = None,
+                    floating: bool = False) -> Conduction:
     """p with p = voltage at the bottom face, 0 at the top, in the conducting cells of `domain`.
 
-    `conductivities` maps the conducting region tags (SHELL, MATRIX, COATING) to S/m; cells
-    of other regions (ACTIVE) are insulating.
+    `conductivities` maps the conducting region tags (SHELL, MATRIX, COATING, and any other
+    region given one) to S/m; cells of other regions (ACTIVE) are insulating. `axis`: direction of the current (default z, y in
+    2D), between the domain's lowest and highest planes normal to it. `petsc_options`: the
+    linear solver (default DIRECT). `floating`: the domain may hold conducting clusters that
+    touch neither face (FLOATING_MASS pins them).
     """
     msh, comm = domain.mesh, domain.mesh.comm
-    axis = msh.topology.dim - 1
+    axis = msh.topology.dim - 1 if axis is None else axis
     present = comm.allreduce({int(t) for t in np.unique(domain.cell_tags.values)}, op=MPI.BOR)
     conducting = [t for t in CONDUCTORS if t in present]
+    # other regions conduct when given a conductivity (an image's electrolyte, a conducting core)
+    conducting += [t for t in sorted(conductivities) if t not in CONDUCTORS and t in present]
     missing = [tags.NAMES[t] for t in conducting if t not in conductivities]
     if missing:
         raise ValueError(f"no conductivity given for region(s) {', '.join(missing)}")
@@ -131,19 +160,23 @@ def solve_potential(domain, conductivities: dict[int, float], voltage: float = 1
     L = fem.Constant(msh, 0.0) * q * dx(conducting[0])
 
     cells = np.concatenate([domain.cell_tags.find(t) for t in conducting]).astype(np.int32)
-    height = _top(msh, axis)
-    tol = 1e-9 * height
+    height, bottom = _top(msh, axis), _bottom(msh, axis)
+    if floating:
+        weight = FLOATING_MASS / (height - bottom) ** 2
+        a += sum(weight * conductivities[t] * p * q * dx(t) for t in conducting)
+    tol = 1e-9 * (height - bottom)
     bcs = [fem.dirichletbc(value, dofs, V) for value, dofs in (
-        (voltage, _plane_dofs(V, 0.0, axis, tol)), (0.0, _plane_dofs(V, height, axis, tol)),
+        (voltage, _plane_dofs(V, bottom, axis, tol)), (0.0, _plane_dofs(V, height, axis, tol)),
         (0.0, _free_dofs_fixed(V, cells)))]
     problem = LinearProblem(a, L, bcs=bcs, petsc_options_prefix="femsolver_effective_",
-                            petsc_options=DIRECT)
+                            petsc_options=petsc_options or DIRECT)
     solution = problem.solve()
     reason = problem.solver.getConvergedReason()
     del problem  # frees its PETSc matrix, vectors and solver
     if reason < 0:
         raise RuntimeError(f"the conduction solve failed (PETSc reason {reason})")
-    return Conduction(solution, {t: conductivities[t] for t in conducting}, dx, height, voltage)
+    return Conduction(solution, {t: conductivities[t] for t in conducting}, dx, height, voltage,
+                      axis, bottom)
 
 
 def effective_conductivity(domain, conductivities: dict[int, float], voltage: float = 1.0,
@@ -170,13 +203,15 @@ def figures(domain, run: Conduction, sigma0: float) -> Effective:
     volume = _total(1.0 * measure("dx", domain), comm)
     eps = conducting_volume / volume
     dimension = 3 if domain.mesh.topology.dim == 3 or domain.axisymmetric else 2
-    sigma_eff = current * run.height / (run.voltage * domain.projected_area)
+    axis = domain.mesh.topology.dim - 1 if run.axis is None else run.axis
+    area, length = cross_section(domain, axis), run.height - run.bottom
+    sigma_eff = current * length / (run.voltage * area)
     return Effective(
         dimension=dimension, current=current, sigma_eff=sigma_eff, sigma_matrix=sigma0,
         ratio=sigma_eff / sigma0, conducting_fraction=eps,
-        tortuosity_factor=eps * sigma0 / sigma_eff,
+        tortuosity_factor=eps * sigma0 / sigma_eff if sigma_eff > 0 else float("inf"),
         maxwell=maxwell(1 - eps, dimension), bruggeman=bruggeman(1 - eps, dimension),
-        height=run.height, area=domain.projected_area)
+        height=length, area=area)
 
 
 def table(result: Effective) -> str:

@@ -54,14 +54,17 @@ def build_domain(geometry, mesh_params, comm: MPI.Comm = MPI.COMM_WORLD,
     `femsolver.case.MeshParams`. Raises GeometryError on every rank if the geometry cannot be
     built or meshed.
     """
-    cache = cache_path(geometry, mesh_params)
-    if cache is not None and _cached(cache, comm):
+    load = family_of(geometry).load
+    cache = None if load else cache_path(geometry, mesh_params)
+    if load is not None:  # a mesh file or an image: its loader also does mesh.refine
+        mesh, cell_tags, facet_tags = load(geometry, mesh_params, comm)
+    elif cache is not None and _cached(cache, comm):
         mesh, cell_tags, facet_tags = read_cached(cache, comm)
     else:
         mesh, cell_tags, facet_tags = _gmsh_mesh(geometry, mesh_params, comm, verbose)
         if cache is not None:
             write_cache(cache, mesh, cell_tags, facet_tags, _cache_key_data(geometry, mesh_params))
-    for _ in range(mesh_params.refine):
+    for _ in range(0 if load else mesh_params.refine):
         mesh, cell_tags, facet_tags = _refine(mesh, cell_tags, facet_tags)
     mesh.name, cell_tags.name, facet_tags.name = "mesh", "cell_tags", "facet_tags"
     return Domain(mesh=mesh, cell_tags=cell_tags, facet_tags=facet_tags,

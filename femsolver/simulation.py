@@ -9,8 +9,9 @@ DIR/in-progress/ and, however it ends, moves what it wrote into DIR, then writes
 and, last, `summary.json`. Its stages (femsolver.guard.STAGES) end on every rank alike: a
 failure or a signal on any rank stops all of them with one message. The summary's "status" is
 "complete", "depleted" (cell runs: the surface concentration reached the threshold, a result,
-with its time), "cutoff" (particle runs: the cell voltage reached control.voltage_min /
-voltage_max), "interrupted" or "failed"; "error" and "stage" say what stopped a run early.
+with its time), "shorted" / "contact" (plating runs, femsolver/plating/run.py), "cutoff"
+(particle runs: the cell voltage reached control.voltage_min / voltage_max), "interrupted" or
+"failed"; "error" and "stage" say what stopped a run early.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from femsolver.rundir import RunDirectory, now_text
 from femsolver.solver import StepperState, start_newton, time_steps
 
 # Statuses of a run that ended with a result.
-CONVERGED = ("complete", "depleted", "cutoff")
+CONVERGED = ("complete", "depleted", "cutoff", "shorted", "contact")
 # Room that the final tables and pictures need, bytes: their writes would fail cleanly, but on
 # rank 0 only while the other ranks gather for the next picture.
 FINAL_OUTPUTS_BYTES = 2 << 20
@@ -264,6 +265,10 @@ def _solve(case, comm, guard, state: Run, resources: ExitStack, progress,
            restart: tuple[Path, dict] | None) -> dict:
     """The stages from meshing to the final outputs; returns the summary's results. An error
     after the time loop started still writes the last state, a checkpoint and the results."""
+    if case.plating.enabled:  # the surface grows: a moving mesh (femsolver.plating)
+        from femsolver.plating.run import solve
+
+        return solve(case, comm, guard, state, resources, progress, restart)
     staging = state.directory.staging
     with guard.stage("mesh"):
         if restart is not None:

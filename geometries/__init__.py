@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from geometries import composite, core_shell, inclusion, li_foil, planar
+from geometries import composite, core_shell, image, inclusion, li_foil, mesh_file, planar
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,11 @@ class GeometryFamily:
     """A geometry kind: its parameter dataclass and its gmsh builder."""
 
     params: type
-    build: Callable[..., None]
+    build: Callable[..., None] | None
     problem: str = "cell"  # "cell" (electrode | electrolyte) or "particle" (femsolver.simulation)
+    # Geometries read from files: load(params, mesh_params, comm) -> (mesh in m, cell tags,
+    # facet tags), called by femsolver.mesh.build_domain instead of gmsh (and of refinement)
+    load: Callable | None = None
 
 
 REGISTRY = {
@@ -31,6 +34,11 @@ REGISTRY = {
                                 problem="particle"),
     "inclusion": GeometryFamily(params=inclusion.InclusionGeometry, build=inclusion.build,
                                 problem="particle"),
+    # problem: ImageGeometry.problem (cell or particle, from the label roles)
+    "image": GeometryFamily(params=image.ImageGeometry, build=None, load=image.load),
+    # problem: MeshFileGeometry.problem (a key of the case)
+    "mesh_file": GeometryFamily(params=mesh_file.MeshFileGeometry, build=None,
+                                load=mesh_file.load),
 }
 
 

@@ -33,6 +33,7 @@ class MeshExtent:
     band: float
     h_fine: float
     h_bulk: float
+    one_sided: float = 0.0  # of `surface`, the part meshed on one side only (a boundary)
 
 
 def predict_cells(extent: MeshExtent, refine: int) -> float:
@@ -47,7 +48,8 @@ def predict_cells(extent: MeshExtent, refine: int) -> float:
     element = math.sqrt(3) / 4 if d == 2 else 1.5 / (6 * math.sqrt(2))
     hf, hb = extent.h_fine, max(extent.h_bulk, extent.h_fine)
     graded = (hf ** (1 - d) - hb ** (1 - d)) / (GRADING * (d - 1))
-    fine = extent.surface * (extent.band / hf ** d + 2 * graded)
+    sides = 2 * extent.surface - extent.one_sided
+    fine = extent.surface * extent.band / hf ** d + sides * graded
     return (extent.volume / hb ** d + fine) / element * 2.0 ** (d * refine)
 
 
@@ -66,10 +68,17 @@ def mesh_sizes(reference_length: float, mesh) -> tuple[float, float]:
 
 
 def plane_distance(model, expression: str) -> int:
-    """A field giving the exact distance to a plane, e.g. "Abs(y)" (cheaper than sampling it)."""
+    """A field giving an exact distance as a formula, e.g. "Abs(y)" to a plane (cheaper than
+    sampling it)."""
     field = model.mesh.field.add("MathEval")
     model.mesh.field.setString(field, "F", expression)
     return field
+
+
+def sphere_distance(model, centre, radius: float) -> int:
+    """A field giving the exact distance to one circle (2D) or sphere (3D) of `radius` (nm)."""
+    squares = " + ".join(f"({axis} - {float(c)!r})^2" for axis, c in zip("xyz", centre))
+    return plane_distance(model, f"Abs(Sqrt({squares}) - {float(radius)!r})")
 
 
 def graded_size_field(model, distance_fields: list[int], h_min: float, h_max: float) -> None:
@@ -106,19 +115,27 @@ def add_group(model, dim: int, entity_tags, tag: int) -> None:
 
 
 def add_physical_groups(model, dim: int, electrolyte: list[int], electrode: list[int],
-                        active: set[int], top: float, bottom: float) -> None:
+                        active: set[int], top: float, bottom: float,
+                        lateral: tuple[float, ...] = ()) -> None:
     """Tag regions, the working interface (active / blocking) and the outer boundary.
 
-    The interface is whatever the electrolyte and the electrode share; `active` are the interface
-    entities that react. The outer boundary is split by the centre of mass along the normal axis
-    (y in 2D, z in 3D): `top` (nm) is the counter electrode, `bottom` the current collector, the
-    rest are side walls, electrolyte ones above 0 and electrode ones below.
+    The interface is whatever the electrolyte and the electrode share; without electrode cells
+    (an equipotential electrode is not meshed) it is the electrolyte's boundary below the
+    counter electrode off the side walls, which lie at 0 and `lateral` (nm: the width, and
+    the depth in 3D) along x (, y). `active` are the interface entities that react. The outer
+    boundary is split by the centre of mass along the normal axis (y in 2D, z in 3D): `top`
+    (nm) is the counter electrode, `bottom` the current collector, the rest are side walls,
+    electrolyte ones above 0 and electrode ones below.
     """
     add_group(model, dim, electrolyte, tags.ELECTROLYTE)
     add_group(model, dim, electrode, tags.ELECTRODE)
     around_electrolyte = boundary(model, dim, electrolyte)
     around_electrode = boundary(model, dim, electrode)
-    interface = around_electrolyte & around_electrode
+    if electrode:
+        interface = around_electrolyte & around_electrode
+    else:
+        interface = {e for e in around_electrolyte
+                     if not _on_wall(model, dim - 1, e, lateral, top)}
     add_group(model, dim - 1, interface & active, tags.WORKING_ACTIVE)
     add_group(model, dim - 1, interface - active, tags.WORKING_BLOCKING)
 
@@ -137,6 +154,16 @@ def add_physical_groups(model, dim: int, electrolyte: list[int], electrode: list
             outer[tags.ELECTRODE_SIDES].append(entity)
     for tag, entities in outer.items():
         add_group(model, dim - 1, entities, tag)
+
+
+def _on_wall(model, dim: int, tag: int, lateral: tuple[float, ...], top: float) -> bool:
+    """True if an entity lies on the top plane or on a side wall (planes at 0 and `lateral`
+    along the lateral axes), judged by its centre of mass."""
+    centre = centre_of_mass(model, dim, tag)
+    tolerance = 1e-9 * top
+    walls = [abs(centre[k] - end) < tolerance for k, size in enumerate(lateral)
+             for end in (0.0, size)]
+    return abs(centre[len(lateral)] - top) < tolerance or any(walls)
 
 
 def is_flat(model, dim: int, tag: int) -> bool:

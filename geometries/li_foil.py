@@ -21,7 +21,7 @@ from femsolver.schema import check_keys, param
 from femsolver.errors import GeometryError
 from geometries.common import (
     NM, MeshExtent, add_physical_groups, graded_size_field, is_flat, mesh_sizes, plane_distance,
-    sphere_measure)
+    sphere_distance, sphere_measure)
 
 DEFAULT_ACTIVE_FRACTION = {"bare": 0.08, "prs": 0.56, "ers": 1.0}  # paper 001, Fig. S6
 
@@ -64,6 +64,10 @@ class LiFoilGeometry:
     particle_embedding: float = param(
         0.5, "fraction of the particle diameter below the flat surface, 1", at_least=0, below=1)
     seed: int = param(1, "random seed for site_layout = random", nonnegative=True)
+    mesh_electrode: bool | None = param(
+        None, "mesh the Li slab and the particles' insides (default: only for a resolved "
+        "electrode, electrode.equipotential = false; an equipotential electrode needs no "
+        "cells and its surface is then a boundary of the electrolyte)")
 
     def __post_init__(self):
         check_keys(self, "geometry")
@@ -126,14 +130,30 @@ class LiFoilGeometry:
         return 0
 
 
+    @property
+    def electrode_meshed(self) -> bool:
+        """Whether the builder meshes the electrode (mesh_electrode; None, as when the
+        parameters are made in Python rather than read from a case: yes)."""
+        return self.mesh_electrode is not False
+
     def mesh_extent(self, mesh) -> MeshExtent:
-        """The surface (and the particles on it) graded; the electrode slab meshed."""
+        """The surface (and the particles on it) graded; the electrode slab if it is meshed."""
         h_fine, h_bulk = (h / NM for h in mesh_sizes(self.reference_length, mesh))
-        volume = self.projected_area * (self.electrolyte_height + self.electrode_thickness)
-        particles = self.resolved_particle_count * sphere_measure(
-            self.dimension, self.particle_diameter / 2)
-        return MeshExtent(self.dimension, volume, self.projected_area + particles, 0.0, h_fine,
-                          h_bulk)
+        count, r = self.resolved_particle_count, self.particle_diameter / 2
+        if self.electrode_meshed:  # whole particle surfaces, meshed on both sides
+            volume = self.projected_area * (self.electrolyte_height + self.electrode_thickness)
+            surface = self.projected_area + count * sphere_measure(self.dimension, r)
+            return MeshExtent(self.dimension, volume, surface, 0.0, h_fine, h_bulk)
+        # The electrolyte alone: the flat surface less the particles' footprints, plus their
+        # exposed caps, graded on the electrolyte side only. The centre is r (1 - 2 e) high.
+        height = r * (1 - 2 * self.particle_embedding)
+        if self.dimension == 2:
+            exposed, footprint = 2 * r * math.acos(-height / r), 2 * math.sqrt(r**2 - height**2)
+        else:
+            exposed, footprint = 2 * math.pi * r * (r + height), math.pi * (r**2 - height**2)
+        surface = self.projected_area + count * (exposed - footprint)
+        return MeshExtent(self.dimension, self.projected_area * self.electrolyte_height, surface,
+                          0.0, h_fine, h_bulk, one_sided=surface)
 
 
 @dataclass(frozen=True)
@@ -314,19 +334,25 @@ def build(model, params: LiFoilGeometry, mesh) -> None:
     height, thickness = params.electrolyte_height * NM, params.electrode_thickness * NM
     radius = params.particle_diameter * NM / 2
 
+    meshed = params.electrode_meshed
     electrolyte = [_slab(occ, dim, width, depth, 0, height)]
-    electrode = [_slab(occ, dim, width, depth, -thickness, thickness)]
+    electrode = [_slab(occ, dim, width, depth, -thickness, thickness)] if meshed else []
     particles = [_particle(occ, dim, c, radius) for c in features.particles]
     sites = [_site(occ, dim, c, params.site_width * NM) for c in features.sites]
     if particles:
         if sites:  # the part of a site under its particle is inside the electrode
             sites, _ = occ.cut(sites, particles, removeTool=False)
-        electrolyte, _ = occ.cut(electrolyte, particles, removeTool=False)
-        electrode, _ = occ.fuse(electrode, particles)
-    # Particle centres become mesh nodes inside the electrode; the size field measures from them
+        electrolyte, _ = occ.cut(electrolyte, particles, removeTool=not meshed)
+        if meshed:
+            electrode, _ = occ.fuse(electrode, particles)
+    # Particle centres become mesh nodes inside a meshed electrode; the size field measures
+    # from them
     centres = [(0, occ.addPoint(*c, 0) if dim == 2 else occ.addPoint(*c))
-               for c in features.particles]
-    _, children = occ.fragment(electrolyte + electrode, sites + centres)
+               for c in features.particles] if meshed else []
+    if sites or centres:
+        _, children = occ.fragment(electrolyte + electrode, sites + centres)
+    else:  # nothing to split (OCC's fragment returns nothing without tools)
+        children = [[region] for region in electrolyte + electrode]
     occ.synchronize()
 
     def tags_of(first: int, count: int) -> list[int]:
@@ -343,12 +369,15 @@ def build(model, params: LiFoilGeometry, mesh) -> None:
     else:
         active = site_facets | {t for t in facets if not is_flat(model, dim - 1, t)}
     add_physical_groups(model, dim, electrolyte_cells, electrode_cells, active,
-                        top=height, bottom=-thickness)
+                        top=height, bottom=-thickness if meshed else 0.0,
+                        lateral=(width, depth)[:dim - 1])
 
     h_min, h_max = mesh_sizes(params.reference_length, mesh)
     distances = [plane_distance(model, "Abs(y)" if dim == 2 else "Abs(z)")]
     if centre_points:
         distances.append(_particle_distance(model, centre_points, radius))
+    elif not meshed:
+        distances += [sphere_distance(model, c, radius) for c in features.particles]
     graded_size_field(model, distances, h_min, h_max)
 
 

@@ -26,6 +26,10 @@ class PlanarGeometry:
     electrode_thickness: float | None = param(
         None, "thickness of the working-electrode slab below y = 0, m (default: length / 10)",
         positive=True)
+    mesh_electrode: bool | None = param(
+        None, "mesh the working-electrode slab (default: only for a resolved electrode, "
+        "electrode.equipotential = false; otherwise its surface is a boundary of the "
+        "electrolyte)")
 
     def __post_init__(self):
         check_keys(self, "geometry")
@@ -53,12 +57,26 @@ class PlanarGeometry:
         return self.resolved_width ** (self.dimension - 1)
 
 
+    @property
+    def electrode_meshed(self) -> bool:
+        """Whether the builder meshes the slab (mesh_electrode; None, as when the parameters
+        are made in Python rather than read from a case: yes)."""
+        return self.mesh_electrode is not False
+
     def mesh_extent(self, mesh) -> MeshExtent:
-        """Both electrodes graded; the electrode slab meshed."""
+        """Both electrodes graded; the electrode slab if it is meshed."""
         h_fine, h_bulk = (h / NM for h in mesh_sizes(self.reference_length, mesh))
         area = self.projected_area
-        return MeshExtent(self.dimension, area * (self.length + self.resolved_electrode_thickness),
-                          2 * area, 0.0, h_fine, h_bulk)
+        slab = self.resolved_electrode_thickness if self.electrode_meshed else 0.0
+        return MeshExtent(self.dimension, area * (self.length + slab), 2 * area, 0.0, h_fine,
+                          h_bulk, one_sided=0.0 if self.electrode_meshed else area)
+
+
+def _column(occ, dim: int, width: float, bottom: float, height: float):
+    """Strip (2D) or square column (3D) of `width` from `bottom` to `bottom + height` (nm)."""
+    if dim == 2:
+        return (2, occ.addRectangle(0, bottom, 0, width, height))
+    return (3, occ.addBox(0, 0, bottom, width, width, height))
 
 
 def build(model, params: PlanarGeometry, mesh) -> None:
@@ -67,19 +85,20 @@ def build(model, params: PlanarGeometry, mesh) -> None:
     dim, occ = params.dimension, model.occ
     width, length = params.resolved_width * NM, params.length * NM
     thickness = params.resolved_electrode_thickness * NM
-    if dim == 2:
-        electrolyte = (2, occ.addRectangle(0, 0, 0, width, length))
-        electrode = (2, occ.addRectangle(0, -thickness, 0, width, thickness))
+    electrolyte = _column(occ, dim, width, 0, length)
+    if params.electrode_meshed:
+        electrode = _column(occ, dim, width, -thickness, thickness)
+        # Fragmenting makes the shared face one entity, so the interface mesh is conforming
+        _, children = occ.fragment([electrolyte], [electrode])
     else:
-        electrolyte = (3, occ.addBox(0, 0, 0, width, width, length))
-        electrode = (3, occ.addBox(0, 0, -thickness, width, width, thickness))
-    # Fragmenting makes the shared face one entity, so the interface mesh is conforming
-    _, children = occ.fragment([electrolyte], [electrode])
+        children = [[electrolyte], []]
     occ.synchronize()
 
     everything = {t for _, t in model.getEntities(dim - 1)}
     add_physical_groups(model, dim, [t for _, t in children[0]], [t for _, t in children[1]],
-                        active=everything, top=length, bottom=-thickness)
+                        active=everything, top=length,
+                        bottom=-thickness if params.electrode_meshed else 0.0,
+                        lateral=(width, width)[:dim - 1])
 
     normal = "y" if dim == 2 else "z"
     h_min, h_max = mesh_sizes(params.reference_length, mesh)

@@ -17,7 +17,8 @@ NM = 1e9
 
 
 def test_registry_maps_kinds_to_families():
-    assert set(REGISTRY) == {"li_foil", "planar", "core_shell", "composite", "inclusion"}
+    assert set(REGISTRY) == {"li_foil", "planar", "core_shell", "composite", "inclusion",
+                             "image", "mesh_file"}
     assert family_of(LiFoilGeometry()) is REGISTRY["li_foil"]
     assert family_of(PlanarGeometry()) is REGISTRY["planar"]
     with pytest.raises(TypeError):
@@ -65,7 +66,8 @@ def test_bad_keys_raise_value_error_naming_the_key(keys, key):
 
 def test_case_loader_turns_geometry_errors_into_case_errors():
     case = case_from_dict({"name": "c", "geometry": {"kind": "li_foil", "surface": "prs"}})
-    assert case.geometry == LiFoilGeometry(surface="prs")
+    # An equipotential electrode (the default) is not meshed
+    assert case.geometry == LiFoilGeometry(surface="prs", mesh_electrode=False)
     with pytest.raises(CaseError, match="geometry.active_fraction"):
         case_from_dict({"name": "c", "geometry": {"kind": "li_foil", "active_fraction": 2}})
     with pytest.raises(CaseError, match="geometry.particle_count"):

@@ -29,6 +29,10 @@ from femsolver.verification import (
     mms,
     planar_steady,
     planar_transient,
+    plating_conservation,
+    plating_flat,
+    plating_sensitivity,
+    plating_stability,
     primary,
     restricted,
     sand,
@@ -39,7 +43,8 @@ from femsolver.verification import (
 # Every benchmark module, in report order; add new ones here.
 BENCHMARKS = [planar_steady, planar_transient, sand, restricted, primary, secondary, mms,
               conservation, disk, equivalence, sphere_diffusion, hashin,
-              maxwell]
+              maxwell, plating_flat, plating_conservation, plating_stability,
+              plating_sensitivity]
 
 # (title, reason) of benchmarks of issue 3 that are not in the suite.
 NOT_YET = ()

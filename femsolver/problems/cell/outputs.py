@@ -82,11 +82,12 @@ class InterfaceProbe:
         tdim = msh.topology.dim
         c2f = msh.topology.connectivity(tdim, tdim - 1)
         rows, self.active = [], []
+        width = 2 * p.interface_sides  # (cell, local facet) per side, electrolyte first
         for tag, pairs in interface_data:
-            pairs = pairs.reshape(-1, 4)
+            pairs = pairs.reshape(-1, width)
             rows.append(pairs)
             self.active.append(np.full(len(pairs), tag == tags.WORKING_ACTIVE))
-        pairs = np.vstack(rows) if rows else np.zeros((0, 4), dtype=np.int32)
+        pairs = np.vstack(rows) if rows else np.zeros((0, width), dtype=np.int32)
         self.active = np.concatenate(self.active) if self.active else np.zeros(0, dtype=bool)
         facets = np.array([c2f.links(c)[lf] for c, lf in pairs[:, :2]], dtype=np.int32)
         self.points = compute_midpoints(msh, tdim - 1, facets) if len(facets) else np.zeros((0, 3))

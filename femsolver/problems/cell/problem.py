@@ -29,6 +29,7 @@ from femsolver.measures import measure
 from femsolver.models import electrolyte_model, invert_reaction
 from femsolver.physics import electrode, kinetics
 from femsolver.physics.constants import FARADAY, thermal_voltage
+from femsolver.plating import ale
 from femsolver.problems.regions import Interface, Region, facet_dofs
 
 
@@ -60,10 +61,34 @@ class Scaling:
         return 1.0 / (conductance * self.length ** (self.dim - 2))
 
 
+class BoundaryInterface:
+    """The working interface as a boundary of the electrolyte (no electrode cells): `dS` is
+    the exterior-facet measure of the facet tags (one form takes one subdomain data per
+    integral type, which the counter electrode's integral shares), `subdomain_data` the
+    (cell, local facet) pairs of its owned facets per tag (Interface's are interior-facet
+    quadruples with the electrolyte on '+')."""
+
+    def __init__(self, domain, facet_tags=(tags.WORKING_ACTIVE, tags.WORKING_BLOCKING)):
+        msh = domain.mesh
+        tdim = msh.topology.dim
+        msh.topology.create_connectivity(tdim - 1, tdim)
+        msh.topology.create_connectivity(tdim, tdim - 1)
+        owned = msh.topology.index_map(tdim - 1).size_local
+        self.subdomain_data = []
+        for tag in facet_tags:
+            facets = domain.facet_tags.find(tag)
+            pairs = fem.compute_integration_domains(
+                fem.IntegralType.exterior_facet, msh.topology, facets[facets < owned])
+            self.subdomain_data.append((tag, pairs))
+        self.dS = measure("ds", domain, subdomain_data=domain.facet_tags)
+
+
 class CellProblem:
     """Residual forms and unknowns of one electrochemical cell; holds no solver state."""
 
-    def __init__(self, case, domain, degree: int = 1):
+    def __init__(self, case, domain, degree: int = 1, moving: bool = False):
+        """`moving`: the mesh moves (plating runs, femsolver.plating): the salt balance is
+        written on the moving mesh (eq. G2), with BDF1 time steps only."""
         self.case = case
         self.domain = domain
         msh = domain.mesh
@@ -80,7 +105,19 @@ class CellProblem:
         self.electrolyte = Region.of(domain, tags.ELECTROLYTE)
         self.mesh_e = self.electrolyte.mesh
         self.entity_maps = [self.electrolyte.cell_map]
-        self.interface = interface = Interface(domain, self.electrolyte.parent_cells())
+        # An equipotential electrode need not be meshed: its surface is then a boundary.
+        meshed = msh.comm.allreduce(len(domain.cell_tags.find(tags.ELECTRODE)), op=MPI.SUM) > 0
+        if self.resolved and not meshed:
+            raise GeometryError("a resolved electrode (electrode.equipotential = false) needs "
+                                "its cells: the mesh has none (geometry.mesh_electrode)")
+        self.interface = interface = (Interface(domain, self.electrolyte.parent_cells())
+                                      if meshed else BoundaryInterface(domain))
+        self.interface_sides = 2 if meshed else 1  # meshed sides: interior facets or a boundary
+
+        def side(f):
+            """f on the electrolyte side of the interface."""
+            return f("+") if meshed else f
+
         P = ("Lagrange", degree)
         real = basix.ufl.real_element(self.mesh_e.basix_cell(), dtype=np.float64)
         spaces = [fem.functionspace(self.mesh_e, P), fem.functionspace(self.mesh_e, P),
@@ -115,11 +152,14 @@ class CellProblem:
         # A steady solve has no storage term: leaving it out spares packing u_n, u_nn.
         steady = case.time.mode == "steady"
         u_dot = a0 * u + a1 * self.u_n + a2 * self.u_nn
+        self.moving = ale.MovingMesh(self.mesh_e) if moving else None
+        if moving:
+            u_dot = ale.salt_time_derivative(u, self.u_n, a0, a1, self.moving.volume_ratio)
 
         # Kinetics at the working interface ('+' = electrolyte) and at the counter electrode.
-        phi_s = V("+") + (self.psi("-") if self.resolved else 0)
-        self.eta_working = model.overpotential(phi_s, phi("+"), u("+"))
-        self.i_working = model.reaction(phi_s, phi("+"), u("+"))
+        phi_s = side(V) + (self.psi("-") if self.resolved else 0)
+        self.eta_working = model.overpotential(phi_s, side(phi), side(u))
+        self.i_working = model.reaction(phi_s, side(phi), side(u))
         self.i_counter = model.reaction(0.0, phi, u)
         dA = dS(tags.WORKING_ACTIVE)
         self.dA = dA
@@ -127,7 +167,9 @@ class CellProblem:
 
         S = self.scaling
         F_salt = model.salt(u_dot, u, phi, v, dx(tags.ELECTROLYTE))
-        F_charge = model.charge(u, phi, w, dx(tags.ELECTROLYTE)) - self.i_working * w("+") * dA
+        if moving:
+            F_salt += ale.salt_advection(u, self.moving.velocity, v, dx(tags.ELECTROLYTE))
+        F_charge = model.charge(u, phi, w, dx(tags.ELECTROLYTE)) - self.i_working * side(w) * dA
         self.bcs = []
         if case.kinetics.counter == "butler_volmer":
             F_charge -= self.i_counter * w * ds(tags.COUNTER)
@@ -139,10 +181,12 @@ class CellProblem:
         self.applied = fem.Constant(msh, 0.0)  # A/m2 (galvanostatic) or V/(RT/F) (potentiostatic)
         if case.control.mode == "galvanostatic":
             # Total anodic current of the working interface = -i_app * projected area (plating > 0).
-            mean_share = domain.projected_area / self.active_area
-            F_constraint = S.charge * (self.i_working + self.applied * mean_share) * q("+") * dA
+            # projected / active area: a moving mesh (femsolver.plating) updates it as it moves
+            self.mean_share = fem.Constant(msh, domain.projected_area / self.active_area)
+            F_constraint = S.charge * (self.i_working + self.applied * self.mean_share) \
+                * side(q) * dA
         else:
-            F_constraint = (V("+") - self.applied) / self.active_area * q("+") * dA
+            F_constraint = (side(V) - self.applied) / self.active_area * side(q) * dA
         residual = S.salt * F_salt + S.charge * F_charge + F_constraint
 
         if self.resolved:

@@ -1,0 +1,226 @@
+"""Voxels -> distributed dolfinx mesh, built slab by slab: no rank holds more than its slab.
+
+The image is cut into slabs of whole planes along its first axis (z in 3D, y in 2D), one per
+rank. Each rank makes the cells of its slab's meshed voxels (one hexahedron / quadrilateral per
+voxel, or 6 tetrahedra / 2 triangles along the cube's main diagonal, the Kuhn split, which is
+conforming between neighbours), the coordinates of its node planes and the tagged facets whose
+lower voxel lies in its slab (it reads one plane more for them). The cells stay where they are
+made: the partitioner keeps them on their rank and ghosts each slab's first and last plane to
+the neighbouring ranks (shared-facet ghosts), so no graph partitioning is needed.
+
+Node numbering: corner (a0, a1, a2) of the (n0+1, n1+1, n2+1) grid is a0 (n1+1)(n2+1) + a1
+(n2+1) + a2; rank r supplies node planes [k0, k1) (the last rank also plane n0).
+"""
+
+from __future__ import annotations
+
+import basix.ufl
+import dolfinx.cpp.graph
+import dolfinx.graph
+import dolfinx.io
+import dolfinx.mesh
+import numpy as np
+import ufl
+from mpi4py import MPI
+
+from femsolver.imaging import labels as roles
+
+# Corners of the unit cube in dolfinx's (lexicographic, x fastest) order, as (a0, a1, a2) = (z, y, x)
+_CORNERS = {2: np.array([(0, 0), (0, 1), (1, 0), (1, 1)]),
+            3: np.array([(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1),
+                         (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)])}
+# Kuhn split: simplices along the diagonal from corner 0 to the last corner
+_SIMPLICES = {2: np.array([[0, 1, 3], [0, 2, 3]]),
+              3: np.array([[0, 1, 3, 7], [0, 1, 5, 7], [0, 2, 3, 7],
+                           [0, 2, 6, 7], [0, 4, 5, 7], [0, 4, 6, 7]])}
+_CELL_TYPE = {(2, False): "quadrilateral", (2, True): "triangle",
+              (3, False): "hexahedron", (3, True): "tetrahedron"}
+
+
+def slab_planes(n0: int, comm: MPI.Comm) -> tuple[int, int]:
+    """Planes [k0, k1) of this rank's slab (as even as whole planes allow)."""
+    return comm.rank * n0 // comm.size, (comm.rank + 1) * n0 // comm.size
+
+
+class Grid:
+    """Node numbering and coordinates of an image's voxel grid (shape planes first)."""
+
+    def __init__(self, shape: tuple[int, ...], spacing: tuple[float, ...]):
+        self.shape, self.spacing, self.dim = tuple(shape), np.asarray(spacing, float), len(shape)
+        self.nodes = tuple(n + 1 for n in shape)
+
+    def node(self, corner: np.ndarray) -> np.ndarray:
+        """Global node number of grid corners (..., dim) given as (a0, a1[, a2])."""
+        return np.ravel_multi_index(tuple(np.moveaxis(corner, -1, 0)), self.nodes)
+
+    def coordinates(self, a0_start: int, a0_stop: int) -> np.ndarray:
+        """(x, y[, z]) of the node planes [a0_start, a0_stop), in node order."""
+        axes = [np.arange(a0_start, a0_stop), *(np.arange(n) for n in self.nodes[1:])]
+        corner = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, self.dim)
+        return (corner * self.spacing)[:, ::-1]  # array axes (z, y, x) -> coordinates (x, y, z)
+
+
+def voxel_mesh(codes: np.ndarray, above: np.ndarray | None, k0: int, grid: Grid,
+               simplices: bool, comm: MPI.Comm):
+    """(mesh, cell tags, facet tags) of an image from each rank's slab of role codes.
+
+    `codes`: this rank's planes [k0, k1) (`labels.code_image`); `above`: plane k1 (None on the
+    last rank). Voxels of role `void` are not meshed. Coordinates in metres (grid spacing).
+    """
+    dim = grid.dim
+    voxels = np.argwhere(codes != roles.CODES["void"])  # local (a0 - k0, a1[, a2])
+    origin = voxels + np.eye(dim, dtype=int)[0] * k0
+    corners = grid.node(origin[:, None, :] + _CORNERS[dim][None])  # (voxels, 2^dim)
+    per_voxel = len(_SIMPLICES[dim]) if simplices else 1
+    cells = corners[:, _SIMPLICES[dim]].reshape(-1, dim + 1) if simplices else corners
+    values = np.repeat(roles.cell_tags(codes[tuple(voxels.T)]), per_voxel)
+    plane = np.repeat(voxels[:, 0], per_voxel)
+
+    k1 = k0 + codes.shape[0]
+    last = comm.rank == comm.size - 1
+    numbering = _UsedNodes(cells, k0, k1 + 1 if last else k1, grid, comm)
+    cells = numbering.renumber(cells)
+    x = grid.coordinates(k0, k1 + 1 if last else k1)[numbering.used]
+    element = basix.ufl.element("Lagrange", _CELL_TYPE[dim, simplices], 1, shape=(dim,))
+    partitioner = _slab_partitioner(plane, codes.shape[0])
+    mesh = dolfinx.mesh.create_mesh(comm, cells.astype(np.int64), ufl.Mesh(element), x,
+                                    partitioner)
+
+    tdim = mesh.topology.dim
+    start = comm.exscan(len(cells)) or 0  # None on rank 0
+    cell_map = mesh.topology.index_map(tdim)
+    local = np.asarray(mesh.topology.original_cell_index, dtype=np.int64) - start
+    owned = np.arange(cell_map.size_local, dtype=np.int32)
+    cell_tags = _tags_from_owned(mesh, tdim, owned, values[local[owned]])
+
+    facets, facet_values = _tagged_facets(codes, above, k0, grid, simplices)
+    facets = numbering.renumber(facets)
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    entities, entity_values = dolfinx.io.distribute_entity_data(
+        mesh, tdim - 1, facets.astype(np.int64), facet_values.astype(np.int32))
+    facet_tags = dolfinx.mesh.meshtags_from_entities(
+        mesh, tdim - 1, dolfinx.graph.adjacencylist(entities), entity_values)
+    mesh.topology.create_connectivity(tdim, tdim)  # as after model_to_mesh (cell dof look-ups)
+    return mesh, cell_tags, facet_tags
+
+
+class _UsedNodes:
+    """Contiguous numbers for the grid nodes that cells use (dolfinx needs every node it is
+    given to be in a cell; void voxels leave nodes unused). Rank r numbers the used nodes of
+    its node planes [k0, k_end); the plane above (the next rank's first) is numbered there."""
+
+    def __init__(self, cells: np.ndarray, k0: int, k_end: int, grid: Grid, comm: MPI.Comm):
+        rank, size = comm.rank, comm.size
+        per_plane = int(np.prod(grid.nodes[1:]))
+        self.start, self.stop = k0 * per_plane, k_end * per_plane
+        owned = np.zeros(self.stop - self.start + per_plane, dtype=bool)  # + the plane above
+        owned[np.unique(cells) - self.start] = True
+        # the rank below uses some nodes of this rank's first plane
+        from_below = comm.sendrecv(owned[-per_plane:], dest=(rank + 1) % size,
+                                   source=(rank - 1) % size)
+        owned = owned[:-per_plane]
+        if rank > 0:
+            owned[:per_plane] |= from_below
+        self.used = np.flatnonzero(owned)
+        offset = comm.exscan(len(self.used)) or 0
+        self.number = np.full(len(owned), -1, dtype=np.int64)
+        self.number[self.used] = offset + np.arange(len(self.used))
+        self.above = comm.sendrecv(self.number[:per_plane], dest=(rank - 1) % size,
+                                   source=(rank + 1) % size)
+
+    def renumber(self, nodes: np.ndarray) -> np.ndarray:
+        local = nodes - self.start
+        mine = local < len(self.number)
+        return np.where(mine, self.number[np.where(mine, local, 0)],
+                        self.above[np.where(mine, 0, local - len(self.number))])
+
+
+def _slab_partitioner(plane: np.ndarray, planes: int):
+    """Keep every cell on its rank; ghost the slab's first / last plane to the rank below /
+    above (the cells sharing a facet across the slab boundary)."""
+
+    def partition(comm, nparts, cell_types, cells):
+        rank, size = comm.rank, comm.size
+        lower = (plane == 0) & (rank > 0)
+        upper = (plane == planes - 1) & (rank < size - 1)
+        counts = 1 + lower.astype(np.int32) + upper.astype(np.int32)
+        destinations = np.full((len(plane), 3), -1, dtype=np.int32)
+        destinations[:, 0] = rank
+        destinations[lower, 1] = rank - 1
+        destinations[upper, 1 + lower[upper]] = rank + 1
+        flat = destinations[destinations >= 0]  # row by row: each cell's owner, then its ghosts
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        return dolfinx.cpp.graph.AdjacencyList_int32(flat.astype(np.int32), offsets)
+
+    return partition
+
+
+def _tags_from_owned(mesh, dim, entities, values):
+    from femsolver.mesh import _tags_from_owned as from_owned
+
+    return from_owned(mesh, dim, entities, values)
+
+
+def _face_corners(dim: int, axis: int) -> np.ndarray:
+    """Corner offsets (lexicographic) of the voxel face normal to array axis `axis` at its low
+    side: 2^(dim-1) corners."""
+    others = [a for a in range(dim) if a != axis]
+    offsets = np.zeros((2 ** (dim - 1), dim), dtype=int)
+    for i, bits in enumerate(np.ndindex(*(2,) * (dim - 1))):
+        for a, bit in zip(others, bits):
+            offsets[i, a] = bit
+    return offsets
+
+
+def _facet_nodes(grid: Grid, low_corner: np.ndarray, axis: int, simplices: bool) -> np.ndarray:
+    """Facets (rows of node numbers) of the faces normal to `axis` with given low corners: one
+    quadrilateral / segment each, or the Kuhn split's two triangles (in 3D)."""
+    nodes = grid.node(low_corner[:, None, :] + _face_corners(grid.dim, axis)[None])
+    if simplices and grid.dim == 3:  # corners (0, 1, 2, 3): triangles (0, 1, 3), (0, 2, 3)
+        return nodes[:, [[0, 1, 3], [0, 2, 3]]].reshape(-1, 3)
+    return nodes
+
+
+def _tagged_facets(codes, above, k0, grid: Grid, simplices: bool):
+    """Node numbers and tags of the tagged facets whose lower voxel is in this slab (and of the
+    outer faces of this slab's voxels)."""
+    dim, n = grid.dim, grid.shape
+    void = roles.CODES["void"]
+    pieces, values = [], []
+
+    def add(low_corner, axis, tag):
+        if len(tag):
+            facets = _facet_nodes(grid, low_corner, axis, simplices)
+            pieces.append(facets)
+            values.append(np.repeat(tag, len(facets) // len(tag)))
+
+    shift = np.eye(dim, dtype=int)[0] * k0
+    for axis in range(dim):
+        # faces between neighbours along this axis (across the slab top for axis 0)
+        if axis == 0:
+            upper = codes[1:] if above is None else np.concatenate([codes[1:], above[None]])
+            lower = codes[:len(upper)]
+        else:
+            upper = np.take(codes, range(1, n[axis]), axis=axis)
+            lower = np.take(codes, range(n[axis] - 1), axis=axis)
+        pair = roles.FACET[lower, upper]
+        where = np.argwhere(pair > 0)
+        add(where + shift + np.eye(dim, dtype=int)[axis], axis, pair[tuple(where.T)])
+        # outer faces: bottom / top planes (axis 0) on the first / last rank, sides elsewhere
+        for side, index in (("low", 0), ("high", n[axis] - 1)):
+            if axis == 0:
+                if (side == "low" and k0 != 0) or (side == "high" and above is not None):
+                    continue
+                index = 0 if side == "low" else codes.shape[0] - 1
+            layer = np.take(codes, [index], axis=axis)
+            face = "bottom" if (axis == 0 and side == "low") else \
+                "top" if axis == 0 else "side"
+            tag = np.where(layer != void, roles.outer_tags(layer, face), 0)
+            where = np.argwhere(tag > 0)
+            found = tag[tuple(where.T)]
+            where[:, axis] = index + (1 if side == "high" else 0)
+            add(where + shift, axis, found)
+    if not pieces:
+        width = dim if simplices or dim == 2 else 4
+        return np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int32)
+    return np.concatenate(pieces), np.concatenate(values)

@@ -1,0 +1,168 @@
+"""A new electrolyte mesh from the present boundary (2D), and the fields carried over.
+
+The boundary polyline is kept node for node (every node a gmsh point, every facet a gmsh line
+with its tag), so the electrolyte keeps its volume and the Li its plated volume exactly;
+lines longer than the size field asks for are split. Working-surface nodes next to a facet
+shorter than half the interface size are dropped, and a neighbour moves to keep the area
+(`_coarsen`): that is where a deposit's foot has covered the blocking surface, and where the
+surface folds into a concave corner.
+The concentration is interpolated and shifted by one constant so that the salt inventory is
+the same as before; the potentials are interpolated as Newton's starting point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from dolfinx import fem
+from mpi4py import MPI
+
+from femsolver import tags
+from femsolver.errors import SolverError
+from femsolver.measures import measure
+from femsolver.mesh import Domain, gmsh_mesh
+from femsolver.plating.surface import INTERFACE, boundary, walk
+from geometries.common import NM, graded_size_field, mesh_sizes
+
+# A working-surface node goes when a facet next to it is shorter than SHORT x mesh.h_interface;
+# a removal that changes the area by less than COLLINEAR x short^2 needs no compensation.
+SHORT = 0.5
+COLLINEAR = 1e-9
+# ... and when the surface turns there by more than ~100 degrees (a cusp, where the surface
+# folds as a concave corner fills in): cos of the angle between the facets' directions.
+SHARP = -0.17
+
+
+def _loop(nodes, points, kinds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The closed boundary in order: (node ids, coordinates (nm), kind of the facet after)."""
+    order, flipped = walk(nodes)
+    p = points[order]
+    p[flipped] = p[flipped][:, ::-1]
+    n = nodes[order]
+    n[flipped] = n[flipped][:, ::-1]
+    return n[:, 0], p[:, 0] * NM, kinds[order]
+
+
+def _area(xy: np.ndarray) -> float:
+    """Signed area of a closed polygon (shoelace), nm2."""
+    x, y = xy[:, 0], xy[:, 1]
+    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+
+def _coarsen(ids, xy, kinds, short: float):
+    """Remove working-surface nodes next to a facet shorter than `short` (nm), where the
+    surface turns sharply (a cusp) or that came within short/2 of a side wall (only the wall's
+    own node may lie there), keeping the polygon's area: where the removed node was not on a straight line, a neighbour of its own
+    kind moves along the normal of its new facets by what the removal took (the area is linear
+    in each vertex). Short facets are where a deposit's foot covered the blocking surface and
+    where the surface folds into itself in a concave corner."""
+    xy = xy.copy()
+    keep = np.ones(len(ids), dtype=bool)
+    walls = xy[:, 0].min(), xy[:, 0].max()
+
+    def neighbour(k, step):
+        j = (k + step) % len(ids)
+        while not keep[j]:
+            j = (j + step) % len(ids)
+        return j
+
+    for k in range(len(ids)):
+        before, after = neighbour(k, -1), neighbour(k, 1)
+        if kinds[before] != kinds[k] or kinds[k] not in INTERFACE:
+            continue
+        a, b = xy[k] - xy[before], xy[after] - xy[k]
+        la, lb = np.linalg.norm(a), np.linalg.norm(b)
+        at_wall = min(abs(xy[k, 0] - w) for w in walls) < short / 2
+        if min(la, lb) >= short and a @ b > SHARP * la * lb and not at_wall:
+            continue
+        area = _area(xy[keep])
+        keep[k] = False
+        lost = area - _area(xy[keep])
+        if abs(lost) <= COLLINEAR * short ** 2:
+            continue
+        for mover in (after, before):  # a node between two facets of the removed one's kind
+            left, right = neighbour(mover, -1), neighbour(mover, 1)
+            if kinds[left] == kinds[mover] == kinds[k]:
+                gradient = 0.5 * np.array([xy[right, 1] - xy[left, 1], xy[left, 0] - xy[right, 0]])
+                moved = xy[mover] + lost * gradient / (gradient @ gradient)
+                inside = walls[0] + short / 2 < moved[0] < walls[1] - short / 2
+                if np.linalg.norm(moved - xy[mover]) < short and inside:  # a small move only
+                    xy[mover] = moved
+                    break
+        else:
+            keep[k] = True  # no neighbour may move: keep the node
+    return ids[keep], xy[keep], kinds[keep]
+
+
+def _build(xy, kinds, h_min: float, h_max: float):
+    """The gmsh model of the electrolyte polygon (rank 0; nm), meshed."""
+    import gmsh
+
+    model = gmsh.model
+    geo = model.geo
+    points = [geo.addPoint(x, y, 0.0) for x, y in xy]
+    lines = [geo.addLine(points[k], points[(k + 1) % len(points)]) for k in range(len(points))]
+    surface = geo.addPlaneSurface([geo.addCurveLoop(lines)])
+    geo.synchronize()
+    model.addPhysicalGroup(2, [surface], tag=tags.ELECTROLYTE, name=tags.NAMES[tags.ELECTROLYTE])
+    for kind in np.unique(kinds):
+        chosen = [line for line, k in zip(lines, kinds) if k == kind]
+        model.addPhysicalGroup(1, chosen, tag=int(kind), name=tags.NAMES[int(kind)])
+    distance = model.mesh.field.add("Distance")
+    model.mesh.field.setNumbers(distance, "CurvesList",
+                                [line for line, k in zip(lines, kinds) if k in INTERFACE])
+    graded_size_field(model, [distance], h_min, h_max)
+    for option in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
+        gmsh.option.setNumber(f"Mesh.{option}", 0)
+    gmsh.option.setNumber("Mesh.Algorithm", 5)
+    model.mesh.generate(2)
+
+
+def remesh(domain: Domain, case, comm) -> Domain:
+    """A new mesh of the electrolyte inside its present boundary (collective)."""
+    edges = boundary(domain)
+    h_min, h_max = mesh_sizes(domain.reference_length, case.mesh)
+    ids, xy, kinds = _loop(edges.nodes, edges.points, edges.tags)
+    ids, xy, kinds = _coarsen(ids, xy, kinds, SHORT * h_min)
+    mesh, cell_tags, facet_tags = gmsh_mesh(lambda: _build(xy, kinds, h_min, h_max), 2, comm,
+                                            unit=NM)
+    if facet_tags is None or mesh.topology.index_map(2).size_global == 0:
+        raise SolverError("remeshing failed: gmsh could not mesh the electrolyte inside the "
+                          "present surface (it has folded or nearly touches itself); refine "
+                          "mesh.h_interface or stop earlier (control.plated_charge_C_m2)")
+    return Domain(mesh, cell_tags, facet_tags, domain.projected_area, domain.reference_length,
+                  domain.axisymmetric)
+
+
+def _interpolate(target: fem.Function, source: fem.Function) -> None:
+    """target = source at target's nodes (meshes that cover the same region)."""
+    mesh = target.function_space.mesh
+    cells = np.arange(mesh.topology.index_map(mesh.topology.dim).size_local, dtype=np.int32)
+    data = fem.create_interpolation_data(target.function_space, source.function_space, cells,
+                                         padding=1e-8)
+    target.interpolate_nonmatching(source, cells, data)
+    target.x.scatter_forward()
+
+
+def integral(problem, integrand) -> float:
+    """Integral over the electrolyte of a problem (collective)."""
+    dx = measure("dx", problem.domain, subdomain_data=problem.domain.cell_tags)
+    form = fem.form(integrand * dx(tags.ELECTROLYTE), entity_maps=problem.entity_maps)
+    return problem.domain.mesh.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
+
+
+def salt(problem) -> float:
+    """Salt inventory of the electrolyte over c0: the integral of 1 + u, m^d."""
+    return integral(problem, 1 + problem.u)
+
+
+def transfer(old, new) -> float:
+    """Carry u, phi, V and phi_ref from `old` to `new` (CellProblems); keep the salt inventory.
+    Returns the relative salt change that the constant shift of u corrected."""
+    for name in ("u", "phi"):
+        _interpolate(getattr(new, name), getattr(old, name))
+    new.V.x.array[:] = old.V.x.array[0]
+    new.phi_ref.value = old.phi_ref.value
+    before, after = salt(old), salt(new)
+    new.u.x.array[:] += (before - after) / integral(new, 1.0)
+    new.u_n.x.array[:] = new.u.x.array
+    return (after - before) / before
