@@ -80,8 +80,9 @@ def write_msh(case_path: Path, msh: Path) -> None:
         _generate(family_of(case.geometry).build, case.geometry, case.mesh, 2)
         electrode_only = [(2, tags.ELECTRODE), (1, tags.CURRENT_COLLECTOR),
                           (1, tags.ELECTRODE_SIDES)]
-        gmsh.model.removePhysicalGroups([g for g in electrode_only
-                                         if g in gmsh.model.getPhysicalGroups()])
+        present = [g for g in electrode_only if g in gmsh.model.getPhysicalGroups()]
+        if present:  # (an empty list would remove every group)
+            gmsh.model.removePhysicalGroups(present)
         gmsh.option.setNumber("Mesh.SaveAll", 0)
         gmsh.option.setNumber("Mesh.MshFileVersion", 2.2)
         gmsh.option.setNumber("Mesh.ScalingFactor", 1e-9)  # the builders work in nm
