@@ -175,7 +175,7 @@ class _UsedNodes:
         per_plane = int(np.prod(grid.nodes[1:])) * 2 ** grid.dim  # with the split copies
         self.start, self.stop = k0 * per_plane, k_end * per_plane
         owned = np.zeros(self.stop - self.start + per_plane, dtype=bool)  # + the plane above
-        owned[np.unique(cells) - self.start] = True
+        owned[cells.ravel() - self.start] = True  # marking, not np.unique: no sort
         # the rank below uses some nodes of this rank's first plane
         from_below = comm.sendrecv(owned[-per_plane:], dest=(rank + 1) % size,
                                    source=(rank - 1) % size)
