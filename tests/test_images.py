@@ -4,6 +4,7 @@ PoreSpy) on seeded PoreSpy images. Serial and on 2 ranks (same values)."""
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from femsolver.imaging.transport import directional_effective, hashin_shtrikman
 from femsolver.mesh import build_domain
 from geometries.image import ImageGeometry
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
 from images import PEERS, TEST_IMAGES as IMAGES, peers as run_peers  # noqa: E402
 
 COMM = MPI.COMM_WORLD
@@ -264,9 +266,9 @@ UPSAMPLE = (1, 2)  # the image, and each voxel into 8
 
 
 @pytest.fixture(scope="module")
-def peers(tmp_path_factory):
-    """{image: (path, porosity, [peers' answer per UPSAMPLE factor])}, from one run of
-    scripts/peers.py (its start-up costs ~10 s). Serial: a skip under MPI."""
+def peers_venv():
+    """The peers' venv, or a skip saying why (a failure with FEMSOLVER_REQUIRE_PEERS=1). Serial:
+    a skip under MPI."""
     if COMM.size > 1:
         pytest.skip("the peers run serially (femsolver on 2 ranks: "
                     "test_refinement_splits_voxels_and_two_ranks_agree)")
@@ -275,6 +277,12 @@ def peers(tmp_path_factory):
         if os.environ.get("FEMSOLVER_REQUIRE_PEERS") == "1":
             pytest.fail(message + "; FEMSOLVER_REQUIRE_PEERS=1 requires it")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def peers(peers_venv, tmp_path_factory):
+    """{image: (path, porosity, [peers' answer per UPSAMPLE factor])}, from one run of
+    scripts/peers.py (its start-up costs ~10 s)."""
     directory = tmp_path_factory.mktemp("peers")
     paths = {name: str(directory / f"{name}.npy") for name in IMAGES}
     requests = [{**spec, "shape": [24, 24, 24], "path": paths[name]}
@@ -327,3 +335,12 @@ def test_tortuosity_agrees_with_taufactor_and_porespy(peers, name):
     assert ours[1] <= ours[0] * (1 + 1e-9)  # nested spaces
     assert answers[1]["taufactor"]["D_rel"] > answers[0]["taufactor"]["D_rel"]  # from below
     assert gaps[1] < gaps[0] / 2, gaps
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs(peers_venv):
+    """benchmarks/images.py at a small size: femsolver and TauFactor side by side, one table."""
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "images.py"), "--size", "12",
+                          "--ranks", "1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| femsolver, 1 ranks" in out.stdout and "| TauFactor, 1 threads" in out.stdout
