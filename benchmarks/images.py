@@ -1,18 +1,23 @@
-"""A 128^3 image to its effective conductivity along z: femsolver on 2 MPI ranks against
-TauFactor on 2 threads, side by side, on the same seeded PoreSpy image (docs/performance.md).
+"""femsolver against TauFactor (and PoreSpy) on the same seeded PoreSpy images, side by side on
+the same cores (docs/performance.md#images, docs/images.md).
 
-    .venv/bin/python benchmarks/images.py [--size 128] [--porosity 0.5]
+    .venv/bin/python benchmarks/images.py [--size 128] [--porosity 0.5] [--ranks 2]
+    .venv/bin/python benchmarks/images.py --test-images     # the peer tests' images, x1 and x2
 
-Needs the peers' venv (bash scripts/setup_peers.sh). femsolver's time is the whole command
-after start-up: reading its slab, meshing (one hexahedron per pore voxel; the solid is not
-meshed), the CG + GAMG solve and the figures. Memory: the peak resident set of each rank,
-summed, per image voxel.
+Default: a size^3 blobs image to its effective conductivity along z, femsolver on `ranks` MPI
+ranks against TauFactor on `ranks` threads (its default conv_crit 1e-2), one after the other.
+--test-images: tests/test_images.py's three 24^3 images and their x2 upsampling, with PoreSpy
+too (TauFactor conv_crit 1e-3, as in the test). Needs the peers' venv (scripts/setup_peers.sh).
+femsolver's seconds: reading its slab, meshing (one hexahedron per pore voxel; the solid is not
+meshed), the CG + GAMG solve and the figures, after start-up. Memory: the peak resident set of
+each rank, summed, per image voxel.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -21,18 +26,36 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PEERS = REPO / ".venv-peers" / "bin" / "python"
+PEERS = Path(os.environ.get("FEMSOLVER_PEERS_VENV", REPO / ".venv-peers")) / "bin" / "python"
+# Seeded PoreSpy images of the peer tests (24^3): blobs (features ~1 voxel) at porosity 0.5 and
+# at 0.35, near the 0.31 site-percolation threshold of face-connected voxels, and the space
+# between overlapping spheres of radius 3 at porosity 0.25
+TEST_IMAGES = {"blobs_0.5": {"generate": "blobs", "porosity": 0.5, "seed": 1, "blobiness": 1},
+               "blobs_0.35": {"generate": "blobs", "porosity": 0.35, "seed": 2, "blobiness": 1},
+               "spheres_0.25": {"generate": "overlapping_spheres", "porosity": 0.25, "seed": 3,
+                                "radius": 3}}
 
 
-def femsolver_run(path: str, ranks: int) -> dict:
-    """Run this file's --worker part under mpirun; its JSON answer."""
-    command = [str(REPO / ".venv" / "bin" / "mpirun"), "-n", str(ranks), sys.executable,
-               __file__, "--worker", path]
-    out = subprocess.run(command, capture_output=True, text=True, check=True)
+def peers(requests: list[dict]) -> list[dict]:
+    """Answers of scripts/peers.py (in the peers' venv) to a list of requests."""
+    out = subprocess.run([str(PEERS), str(REPO / "scripts" / "peers.py"), json.dumps(requests)],
+                         capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"scripts/peers.py failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def worker(path: str) -> None:
+def femsolver_run(path: str, ranks: int, refine: int = 0) -> dict:
+    """Run this file's --worker part under mpirun; its JSON answer."""
+    command = [str(REPO / ".venv" / "bin" / "mpirun"), "-n", str(ranks), sys.executable,
+               __file__, "--worker", path, str(refine)]
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"femsolver on {ranks} ranks failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def worker(path: str, refine: int) -> None:
     import femsolver  # noqa: F401 - dolfinx_solver first
     from mpi4py import MPI
 
@@ -46,20 +69,56 @@ def worker(path: str) -> None:
     comm.barrier()
     start = time.perf_counter()
     geometry = ImageGeometry(path=path, voxel_size=1e-6, labels={"0": "void", "1": "matrix"})
-    domain = build_domain(geometry, MeshParams(), comm)
+    domain = build_domain(geometry, MeshParams(refine=refine), comm)
     meshed = time.perf_counter()
     row = directional_effective(domain, {tags.MATRIX: 1.0}, 1.0, ("z",))[0]
     comm.barrier()
     end = time.perf_counter()
     peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     if comm.rank == 0:
-        voxels = 1
+        voxels = 8 ** refine
         for n in geometry.image.shape:
             voxels *= n
-        print(json.dumps({"tau": row["tortuosity_factor"], "seconds": end - start,
-                          "mesh_seconds": meshed - start, "solve_seconds": end - meshed,
+        print(json.dumps({"tau": row["tortuosity_factor"], "D_rel": row["relative_conductivity"],
+                          "seconds": end - start, "mesh_seconds": meshed - start,
+                          "solve_seconds": end - meshed,
                           "cells": domain.mesh.topology.index_map(3).size_global,
                           "bytes_per_voxel": peak / voxels, "peak_bytes": peak}))
+
+
+def large(args, path: str) -> None:
+    made = peers([{"generate": "blobs", "shape": [args.size] * 3, "porosity": args.porosity,
+                   "seed": 1, "blobiness": 1, "path": path}])[0]
+    ours = femsolver_run(path, args.ranks)
+    theirs = peers([{"tortuosity": path, "axis": 0, "peers": ["taufactor"],
+                     "threads": args.ranks}])[0]["taufactor"]
+    print(f"| {args.size}^3 blobs, porosity {made['porosity']:.3f} | tau | seconds | "
+          f"memory |\n|---|---|---|---|")
+    print(f"| femsolver, {args.ranks} ranks ({ours['cells']} cells; mesh "
+          f"{ours['mesh_seconds']:.1f} s + solve {ours['solve_seconds']:.1f} s) | "
+          f"{ours['tau']:.4f} | {ours['seconds']:.1f} | {ours['bytes_per_voxel']:.0f} B/voxel "
+          f"({ours['peak_bytes'] / 2**30:.2f} GiB) |")
+    print(f"| TauFactor, {args.ranks} threads ({theirs['iterations']} iterations) | "
+          f"{theirs['tau']:.4f} | {theirs['seconds']:.1f} | |")
+    print(f"time ratio femsolver / TauFactor: {ours['seconds'] / theirs['seconds']:.2f}")
+
+
+def test_images(args, directory: Path) -> None:
+    paths = {name: str(directory / f"{name}.npy") for name in TEST_IMAGES}
+    made = peers([{**spec, "shape": [24] * 3, "path": paths[name]}
+                  for name, spec in TEST_IMAGES.items()])
+    print("| image (porosity) | voxels | femsolver tau (s) | TauFactor tau (s) | "
+          "PoreSpy tau (s) | femsolver / TauFactor sigma_eff - 1 |\n|---|---|---|---|---|---|")
+    for (name, path), porosity in zip(paths.items(), made):
+        for refine in (0, 1):
+            ours = femsolver_run(path, args.ranks, refine)
+            tf, ps = peers([{"tortuosity": path, "axis": 0, "peers": ["taufactor", "porespy"],
+                             "upsample": 2 ** refine, "conv_crit": 1e-3,
+                             "threads": args.ranks}])[0].values()
+            print(f"| {name} ({porosity['porosity']:.3f}) | {24 * 2 ** refine}^3 | "
+                  f"{ours['tau']:.3f} ({ours['seconds']:.1f}) | {tf['tau']:.3f} "
+                  f"({tf['seconds']:.1f}) | {ps['tau']:.3f} ({ps['seconds']:.1f}) | "
+                  f"{ours['D_rel'] / tf['D_rel'] - 1:.3f} |", flush=True)
 
 
 def main() -> None:
@@ -67,32 +126,20 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--porosity", type=float, default=0.5)
     parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument("--test-images", action="store_true",
+                        help="the peer tests' images at 24^3 and x2, with PoreSpy")
     args = parser.parse_args()
     if not PEERS.exists():
         sys.exit(f"no {PEERS}: run bash scripts/setup_peers.sh first")
     with tempfile.TemporaryDirectory() as tmp:
-        path = str(Path(tmp) / "image.npy")
-        peers = [str(PEERS), str(REPO / "scripts" / "peers.py")]
-        made = json.loads(subprocess.run(peers + [json.dumps(
-            {"generate": "blobs", "shape": [args.size] * 3, "porosity": args.porosity,
-             "seed": 1, "blobiness": 1, "path": path})], capture_output=True, text=True,
-            check=True).stdout.splitlines()[-1])
-        ours = femsolver_run(path, args.ranks)
-        theirs = json.loads(subprocess.run(peers + [json.dumps(
-            {"tortuosity": path, "axis": 0, "peers": ["taufactor"], "threads": args.ranks})],
-            capture_output=True, text=True, check=True).stdout.splitlines()[-1])["taufactor"]
-    print(f"| {args.size}^3 blobs, porosity {made['porosity']:.3f} | tau | seconds | "
-          f"memory |\n|---|---|---|---|")
-    print(f"| femsolver, {args.ranks} ranks (mesh {ours['mesh_seconds']:.1f} s + solve "
-          f"{ours['solve_seconds']:.1f} s) | {ours['tau']:.4f} | {ours['seconds']:.1f} | "
-          f"{ours['bytes_per_voxel']:.0f} B/voxel ({ours['peak_bytes'] / 2**30:.2f} GiB) |")
-    print(f"| TauFactor, {args.ranks} threads ({theirs['iterations']} SOR iterations) | "
-          f"{theirs['tau']:.4f} | {theirs['seconds']:.1f} | |")
-    print(f"time ratio femsolver / TauFactor: {ours['seconds'] / theirs['seconds']:.2f}")
+        if args.test_images:
+            test_images(args, Path(tmp))
+        else:
+            large(args, str(Path(tmp) / "image.npy"))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--worker":
-        worker(sys.argv[2])
+    if len(sys.argv) > 3 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], int(sys.argv[3]))
     else:
         main()

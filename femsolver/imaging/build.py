@@ -85,10 +85,12 @@ def image_mesh(params, refine: int, comm: MPI.Comm):
         raise GeometryError("the image has no voxel to mesh: every label is void")
     rank, size = comm.rank, comm.size
     above = comm.sendrecv(codes[0], dest=(rank - 1) % size, source=(rank + 1) % size)
+    below = comm.sendrecv(codes[-1], dest=(rank + 1) % size, source=(rank - 1) % size)
     grid = Grid(tuple(n * factor for n in params.image.shape),
                 tuple(h / factor for h in params.spacing))
-    mesh, cell_tags, facet_tags = voxel_mesh(codes, above if rank < size - 1 else None, k0,
-                                             grid, params.simplices, comm)
+    mesh, cell_tags, facet_tags = voxel_mesh(codes, below if rank > 0 else None,
+                                             above if rank < size - 1 else None, k0, grid,
+                                             params.simplices, comm)
     return mesh, cell_tags, facet_tags
 
 

@@ -8,8 +8,16 @@ lower voxel lies in its slab (it reads one plane more for them). The cells stay 
 made: the partitioner keeps them on their rank and ghosts each slab's first and last plane to
 the neighbouring ranks (shared-facet ghosts), so no graph partitioning is needed.
 
-Node numbering: corner (a0, a1, a2) of the (n0+1, n1+1, n2+1) grid is a0 (n1+1)(n2+1) + a1
-(n2+1) + a2; rank r supplies node planes [k0, k1) (the last rank also plane n0).
+Voxels meet only through faces, as in the finite-volume codes (TauFactor, PoreSpy) and in the
+continuum, where an edge or corner contact has no conductance: a grid node whose meshed voxels
+form several face-connected groups (among the 2^dim voxels around it) is split into one node per
+group. Without the split, Q1 elements would conduct through every edge and corner contact, and
+tau of a 24^3 PoreSpy blob image came out at half of TauFactor's.
+
+Node numbering: corner (a0, a1, a2) of the (n0+1, n1+1, n2+1) grid is g = a0 (n1+1)(n2+1) + a1
+(n2+1) + a2, and its copy for the group of the voxel at block position p (the lowest position
+of the group; p = d0 4 + d1 2 + d2 for the voxel at corner - 1 + d) is g 2^dim + p; rank r
+supplies node planes [k0, k1) (the last rank also plane n0).
 """
 
 from __future__ import annotations
@@ -60,17 +68,70 @@ class Grid:
         return (corner * self.spacing)[:, ::-1]  # array axes (z, y, x) -> coordinates (x, y, z)
 
 
-def voxel_mesh(codes: np.ndarray, above: np.ndarray | None, k0: int, grid: Grid,
-               simplices: bool, comm: MPI.Comm):
+def _group_table(dim: int) -> np.ndarray:
+    """table[mask, p]: the lowest block position face-connected to position p through the
+    meshed positions of `mask` (bit p: the voxel at position p is meshed)."""
+    n = 2 ** dim
+    table = np.zeros((2 ** n, n), dtype=np.int64)
+    for mask in range(2 ** n):
+        for p in range(n):
+            group, todo = {p}, [p]
+            while todo:
+                q = todo.pop()
+                for r in (q ^ (1 << b) for b in range(dim)):  # face neighbours in the block
+                    if mask >> r & 1 and r not in group:
+                        group.add(r)
+                        todo.append(r)
+            table[mask, p] = min(group)
+    return table
+
+
+_GROUPS = {dim: _group_table(dim) for dim in (2, 3)}
+
+
+class _SplitNodes:
+    """Node numbers (g 2^dim + p, module docstring) of voxel corners of a slab."""
+
+    def __init__(self, meshed: np.ndarray, below, above, k0: int, grid: Grid):
+        dim = grid.dim
+        pad = np.zeros([meshed.shape[0] + 2, *(n + 2 for n in meshed.shape[1:])], dtype=bool)
+        inner = (slice(1, -1),) * dim
+        pad[inner] = meshed
+        for index, plane in ((0, below), (-1, above)):
+            if plane is not None:
+                pad[(index, *inner[1:])] = plane
+        # mask of the 2^dim voxels around each node of planes [k0, k1]
+        self.mask = np.zeros([m - 1 for m in pad.shape], dtype=np.int64)
+        for p, d in enumerate(_CORNERS[dim]):
+            window = tuple(slice(a, a + m - 1) for a, m in zip(d, pad.shape))
+            self.mask |= pad[window].astype(np.int64) << p
+        self.k0, self.grid = k0, grid
+
+    def ids(self, voxels: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """(voxels, offsets) node numbers of the corners voxel + offset, voxels given by their
+        slab index (a0 - k0, a1[, a2]) and meshed."""
+        dim = self.grid.dim
+        local = voxels[:, None, :] + offsets[None]
+        position = np.ravel_multi_index(tuple((1 - offsets).T), (2,) * dim)  # voxel in block
+        group = _GROUPS[dim][self.mask[tuple(np.moveaxis(local, -1, 0))], position[None]]
+        local[..., 0] += self.k0
+        return self.grid.node(local) * 2 ** dim + group
+
+
+def voxel_mesh(codes: np.ndarray, below: np.ndarray | None, above: np.ndarray | None, k0: int,
+               grid: Grid, simplices: bool, comm: MPI.Comm):
     """(mesh, cell tags, facet tags) of an image from each rank's slab of role codes.
 
-    `codes`: this rank's planes [k0, k1) (`labels.code_image`); `above`: plane k1 (None on the
-    last rank). Voxels of role `void` are not meshed. Coordinates in metres (grid spacing).
+    `codes`: this rank's planes [k0, k1) (`labels.code_image`); `below`, `above`: planes k0 - 1
+    and k1 (None on the first / last rank). Voxels of role `void` are not meshed. Coordinates in
+    metres (grid spacing).
     """
     dim = grid.dim
-    voxels = np.argwhere(codes != roles.CODES["void"])  # local (a0 - k0, a1[, a2])
-    origin = voxels + np.eye(dim, dtype=int)[0] * k0
-    corners = grid.node(origin[:, None, :] + _CORNERS[dim][None])  # (voxels, 2^dim)
+    void = roles.CODES["void"]
+    split = _SplitNodes(codes != void, None if below is None else below != void,
+                        None if above is None else above != void, k0, grid)
+    voxels = np.argwhere(codes != void)  # local (a0 - k0, a1[, a2])
+    corners = split.ids(voxels, _CORNERS[dim])  # (voxels, 2^dim)
     per_voxel = len(_SIMPLICES[dim]) if simplices else 1
     cells = corners[:, _SIMPLICES[dim]].reshape(-1, dim + 1) if simplices else corners
     values = np.repeat(roles.cell_tags(codes[tuple(voxels.T)]), per_voxel)
@@ -80,7 +141,7 @@ def voxel_mesh(codes: np.ndarray, above: np.ndarray | None, k0: int, grid: Grid,
     last = comm.rank == comm.size - 1
     numbering = _UsedNodes(cells, k0, k1 + 1 if last else k1, grid, comm)
     cells = numbering.renumber(cells)
-    x = grid.coordinates(k0, k1 + 1 if last else k1)[numbering.used]
+    x = grid.coordinates(k0, k1 + 1 if last else k1)[numbering.used // 2 ** dim]
     element = basix.ufl.element("Lagrange", _CELL_TYPE[dim, simplices], 1, shape=(dim,))
     partitioner = _slab_partitioner(plane, codes.shape[0])
     mesh = dolfinx.mesh.create_mesh(comm, cells.astype(np.int64), ufl.Mesh(element), x,
@@ -93,7 +154,7 @@ def voxel_mesh(codes: np.ndarray, above: np.ndarray | None, k0: int, grid: Grid,
     owned = np.arange(cell_map.size_local, dtype=np.int32)
     cell_tags = _tags_from_owned(mesh, tdim, owned, values[local[owned]])
 
-    facets, facet_values = _tagged_facets(codes, above, k0, grid, simplices)
+    facets, facet_values = _tagged_facets(codes, above, split, simplices)
     facets = numbering.renumber(facets)
     mesh.topology.create_connectivity(tdim - 1, tdim)
     entities, entity_values = dolfinx.io.distribute_entity_data(
@@ -111,10 +172,10 @@ class _UsedNodes:
 
     def __init__(self, cells: np.ndarray, k0: int, k_end: int, grid: Grid, comm: MPI.Comm):
         rank, size = comm.rank, comm.size
-        per_plane = int(np.prod(grid.nodes[1:]))
+        per_plane = int(np.prod(grid.nodes[1:])) * 2 ** grid.dim  # with the split copies
         self.start, self.stop = k0 * per_plane, k_end * per_plane
         owned = np.zeros(self.stop - self.start + per_plane, dtype=bool)  # + the plane above
-        owned[np.unique(cells) - self.start] = True
+        owned[cells.ravel() - self.start] = True  # marking, not np.unique: no sort
         # the rank below uses some nodes of this rank's first plane
         from_below = comm.sendrecv(owned[-per_plane:], dest=(rank + 1) % size,
                                    source=(rank - 1) % size)
@@ -172,31 +233,36 @@ def _face_corners(dim: int, axis: int) -> np.ndarray:
     return offsets
 
 
-def _facet_nodes(grid: Grid, low_corner: np.ndarray, axis: int, simplices: bool) -> np.ndarray:
-    """Facets (rows of node numbers) of the faces normal to `axis` with given low corners: one
-    quadrilateral / segment each, or the Kuhn split's two triangles (in 3D)."""
-    nodes = grid.node(low_corner[:, None, :] + _face_corners(grid.dim, axis)[None])
-    if simplices and grid.dim == 3:  # corners (0, 1, 2, 3): triangles (0, 1, 3), (0, 2, 3)
+def _facet_nodes(split: _SplitNodes, voxels: np.ndarray, axis: int, side: int,
+                 simplices: bool) -> np.ndarray:
+    """Facets (rows of node numbers) of the given meshed voxels' faces normal to `axis`, at their
+    low (side 0) or high (side 1) end: one quadrilateral / segment each, or the Kuhn split's two
+    triangles (in 3D)."""
+    dim = split.grid.dim
+    offsets = _face_corners(dim, axis) + side * np.eye(dim, dtype=int)[axis]
+    nodes = split.ids(voxels, offsets)
+    if simplices and dim == 3:  # corners (0, 1, 2, 3): triangles (0, 1, 3), (0, 2, 3)
         return nodes[:, [[0, 1, 3], [0, 2, 3]]].reshape(-1, 3)
     return nodes
 
 
-def _tagged_facets(codes, above, k0, grid: Grid, simplices: bool):
+def _tagged_facets(codes, above, split: _SplitNodes, simplices: bool):
     """Node numbers and tags of the tagged facets whose lower voxel is in this slab (and of the
     outer faces of this slab's voxels)."""
-    dim, n = grid.dim, grid.shape
+    dim, n = split.grid.dim, split.grid.shape
     void = roles.CODES["void"]
     pieces, values = [], []
 
-    def add(low_corner, axis, tag):
+    def add(voxels, axis, side, tag):
         if len(tag):
-            facets = _facet_nodes(grid, low_corner, axis, simplices)
+            facets = _facet_nodes(split, voxels, axis, side, simplices)
             pieces.append(facets)
             values.append(np.repeat(tag, len(facets) // len(tag)))
 
-    shift = np.eye(dim, dtype=int)[0] * k0
     for axis in range(dim):
-        # faces between neighbours along this axis (across the slab top for axis 0)
+        step = np.eye(dim, dtype=int)[axis]
+        # faces between neighbours along this axis (across the slab top for axis 0), numbered
+        # from the lower voxel's side if it is meshed, else from the upper's
         if axis == 0:
             upper = codes[1:] if above is None else np.concatenate([codes[1:], above[None]])
             lower = codes[:len(upper)]
@@ -204,22 +270,23 @@ def _tagged_facets(codes, above, k0, grid: Grid, simplices: bool):
             upper = np.take(codes, range(1, n[axis]), axis=axis)
             lower = np.take(codes, range(n[axis] - 1), axis=axis)
         pair = roles.FACET[lower, upper]
-        where = np.argwhere(pair > 0)
-        add(where + shift + np.eye(dim, dtype=int)[axis], axis, pair[tuple(where.T)])
+        from_lower = lower != void
+        for side, chosen in ((1, from_lower), (0, ~from_lower)):
+            where = np.argwhere((pair > 0) & chosen)
+            add(where + (1 - side) * step, axis, side, pair[tuple(where.T)])
         # outer faces: bottom / top planes (axis 0) on the first / last rank, sides elsewhere
-        for side, index in (("low", 0), ("high", n[axis] - 1)):
+        for side, index in ((0, 0), (1, n[axis] - 1)):
             if axis == 0:
-                if (side == "low" and k0 != 0) or (side == "high" and above is not None):
+                if (side == 0 and split.k0 != 0) or (side == 1 and above is not None):
                     continue
-                index = 0 if side == "low" else codes.shape[0] - 1
+                index = 0 if side == 0 else codes.shape[0] - 1
             layer = np.take(codes, [index], axis=axis)
-            face = "bottom" if (axis == 0 and side == "low") else \
-                "top" if axis == 0 else "side"
+            face = "bottom" if (axis == 0 and side == 0) else "top" if axis == 0 else "side"
             tag = np.where(layer != void, roles.outer_tags(layer, face), 0)
             where = np.argwhere(tag > 0)
             found = tag[tuple(where.T)]
-            where[:, axis] = index + (1 if side == "high" else 0)
-            add(where + shift, axis, found)
+            where[:, axis] = index
+            add(where, axis, side, found)
     if not pieces:
         width = dim if simplices or dim == 2 else 4
         return np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int32)
