@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import CASES, _machine_busy_seconds, fmt, machine, mpirun, table
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import CASES, _machine_busy_seconds, fmt, machine, mpirun, table  # noqa: E402
 
 QUIET_OUTPUTS = ["output.pictures=false", "output.xdmf=false"]
 
@@ -56,7 +57,8 @@ HEADER = ["run", "ranks", "cells (t=0)", "status", "simulated s", "steps", "reme
           "s / remesh"]
 
 
-def main() -> None:
+def main(argv=None) -> list[list]:
+    """Print the table; its rows."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", type=Path, action="append",
                         help="plating case (repeatable; default: cases/plating_{bare,prs,ers})")
@@ -64,12 +66,12 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="case override, all runs (repeatable)")
     parser.add_argument("--runs", type=Path, nargs="+", help="read these finished runs instead")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     if args.runs:
         rows = [row(d.name, json.loads((d / "summary.json").read_text())) for d in args.runs]
         print(table(HEADER, rows, "Plating runs (read from their summaries)"))
-        return
+        return rows
     cases = args.case or [CASES / f"plating_{s}.toml" for s in ("bare", "prs", "ers")]
     busy, start = _machine_busy_seconds(), time.perf_counter()
     rows = []
@@ -83,6 +85,7 @@ def main() -> None:
     print(f"# {machine()}; other processes used {max(others, 0.0):.2f} of {os.cpu_count()} "
           f"CPUs on average during the {wall:.0f} s")
     print(table(HEADER, rows, f"Plating runs on {args.np} rank(s), pictures and ParaView off"))
+    return rows
 
 
 if __name__ == "__main__":
