@@ -3,7 +3,8 @@
 The verification benchmarks (femsolver/verification/plating_*.py) at level 0, the electrode
 meshed only when resolved, and whole runs through `femsolver run` with their statuses and
 files. Observed values are in the comments; under mpirun the same tests run on 2 ranks, and
-tests/test_verification.py compares each benchmark's 2-rank values with 1 rank's.
+tests/test_verification.py compares the flat and stability benchmarks' 2-rank values with 1
+rank's; the remeshed ones are compared here (test_two_ranks_grow_the_deposit_of_one_rank).
 """
 
 import json
@@ -36,8 +37,8 @@ sys.path.insert(0, str(CASES.parent / "benchmarks"))
 import plating as plating_benchmark  # noqa: E402  (benchmarks/plating.py)
 
 
-# The benchmarks run on 2 ranks in tests/test_verification.py (test_two_ranks_reproduce_one_rank,
-# against each rank's serial run); here they run serially.
+# The flat and stability benchmarks run on 2 ranks in tests/test_verification.py
+# (test_two_ranks_reproduce_one_rank, against each rank's serial run); here serially.
 serial = pytest.mark.skipif(MPI.COMM_WORLD.size > 1, reason="2 ranks: test_verification.py")
 
 
