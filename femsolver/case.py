@@ -538,8 +538,9 @@ def _check_plating(case: Case) -> None:
         if case.control.plated_charge_C_m2 is not None:
             raise CaseError("'control.plated_charge_C_m2' needs plating.enabled = true")
         return
-    if case.problem != "cell":
-        raise CaseError("'plating.enabled' applies to cell geometries (li_foil, planar)")
+    if case.problem != "cell" or not hasattr(case.geometry, "mesh_electrode"):
+        raise CaseError("'plating.enabled' applies to the li_foil and planar geometries (whose "
+                        "electrode can be left unmeshed and whose electrolyte can be remeshed)")
     if not case.electrode.equipotential or case.geometry.mesh_electrode:
         raise CaseError("'plating.enabled' needs an equipotential electrode that is not meshed "
                         "(electrode.equipotential = true, geometry.mesh_electrode unset or "

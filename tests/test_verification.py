@@ -11,8 +11,8 @@ import pytest
 from mpi4py import MPI
 
 from femsolver.verification import (
-    conservation, disk, equivalence, mms, planar_steady, planar_transient, primary, restricted,
-    sand, secondary)
+    conservation, disk, equivalence, mms, planar_steady, planar_transient, plating_conservation,
+    plating_sensitivity, primary, restricted, sand, secondary)
 from femsolver.verification.report import BENCHMARKS
 
 
@@ -166,6 +166,9 @@ def test_two_ranks_reproduce_one_rank(benchmark):
     """Each rank runs the benchmark alone (COMM_SELF), then all ranks together: the values
     agree to the solver tolerance (observed: computed values within 5e-10 relative, errors
     within 1e-6 of their tolerances; round-off-level values differ at round-off)."""
+    if benchmark in (plating_conservation, plating_sensitivity):
+        pytest.skip("remeshed with gmsh, whose mesh changes with round-off: 1 and 2 ranks agree "
+                    "to the remeshing tolerance (tests/test_plating.py)")
     serial = benchmark.run(0, MPI.COMM_SELF)
     parallel = benchmark.run(0, MPI.COMM_WORLD)
     assert [r.quantity for r in serial] == [r.quantity for r in parallel]

@@ -51,7 +51,11 @@ class PlatingStepper:
         self.initial_volume = self.motion.volume(self.motion.mesh.geometry.x)
         self.initial_top = self.motion.top()
         self.dt = case.time.dt
-        self.threshold = case.plating.remesh_quality  # worst cell quality that triggers a remesh
+        # Worst cell quality that triggers a remesh; a mesh that starts below it (3D gmsh
+        # meshes: ~0.1) goes on until its worst cell has halved, as after a remesh (below)
+        first = self.motion.worst_quality()
+        self.threshold = (case.plating.remesh_quality if first >= case.plating.remesh_quality
+                          else first / 2)
 
     def _build(self, domain, reference: float | None) -> None:
         self.domain = domain

@@ -1,5 +1,7 @@
 """Compare finished plating runs: a table (Markdown + CSV) and a picture of roughness and
-deposit height against plated charge, with each run's final surface.
+deposit height against plated charge, with each run's final surface. The table also gives
+max height and roughness at the charge every run reached (a run that stopped early, e.g. with
+status contact, is compared with the others at equal charge).
 
     python -m femsolver.plating.study RUN_DIR... -o OUT
 writes OUT/plating_comparison.{md,csv,png}. Lengths in nm, charges in C/m2 (1 mAh/cm2 =
@@ -35,6 +37,12 @@ COLUMNS = {  # column of the table: (summary key, factor)
     "wall time (s)": ("wall_time_s", 1.0),
 }
 
+NOTES = {  # what a status in the table means for the comparison
+    "contact": "neighbouring deposits met (they would merge into one film, a topology change "
+               "that the moving mesh cannot follow): the run stopped at that charge.",
+    "shorted": "a deposit reached the counter electrode at the short-circuit time.",
+}
+
 
 def _csv(path: Path) -> dict[str, np.ndarray]:
     data = np.genfromtxt(path, delimiter=",", names=True)
@@ -56,11 +64,18 @@ def compare(directories: list[Path], out: Path) -> None:
     rows = {"run": [name for name, *_ in runs]}
     for column, (key, factor) in COLUMNS.items():
         rows[column] = [_value(summary, key, factor) for _, summary, *_ in runs]
+    common = min(series["plated_charge_C_m2"][-1] for _, _, series, _ in runs)
+    for column, key in (("max height", "max_height_m"), ("rms roughness", "rms_roughness_m")):
+        rows[f"{column} at {common:.4g} C/m2 (nm)"] = [
+            1e9 * float(np.interp(common, series["plated_charge_C_m2"], series[key]))
+            for _, _, series, _ in runs]
     tables.write_csv(out / "plating_comparison.csv", rows, comm=MPI.COMM_SELF)
     lines = ["| " + " | ".join(rows) + " |", "|" + "---|" * len(rows)]
     for k in range(len(runs)):
         cells = [rows[c][k] for c in rows]
         lines.append("| " + " | ".join(_text(v) for v in cells) + " |")
+    lines += [f"\n{status}: {NOTES[status]}" for status in sorted(set(rows["status"]))
+              if status in NOTES]
     (out / "plating_comparison.md").write_text("\n".join(lines) + "\n")
     _picture(runs, out / "plating_comparison.png")
 
@@ -74,7 +89,10 @@ def _text(value) -> str:
 
 
 def _picture(runs, path: Path) -> None:
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    fig = plt.figure(figsize=(13, 8.5))
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.6, 1])
+    axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]),
+            fig.add_subplot(grid[1, :])]
     for name, summary, series, surface in runs:
         charge = series["plated_charge_C_m2"]
         axes[0].plot(charge, series["rms_roughness_m"] * 1e9, label=name)
