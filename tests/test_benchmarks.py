@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from mpi4py import MPI
 
@@ -78,3 +79,30 @@ def test_scaling_runs_one_and_two_ranks(shared_dir, capsys):
          "--scaling", "--json", str(shared_dir / "s.json")])
     assert [r["ranks"] for r in results["runs"]] == [1, 2]
     assert "Strong scaling 1 -> 2 ranks" in capsys.readouterr().out
+
+
+@serial_only
+def test_peer_echemfem_femsolver_half(tmp_path):
+    """The EchemFEM comparison's own half: the mesh it hands the peer keeps the physical groups
+    the peer integrates over (it once lost them all), and the smoke run reports a converged
+    steady solve with its solver statistics."""
+    import meshio
+    import peer_echemfem
+
+    from femsolver import tags
+
+    msh = tmp_path / "peer.msh"
+    peer_echemfem.write_msh(peer_echemfem.case_file(2e-6, tmp_path), msh)
+    mesh = meshio.read(msh)
+    lines = np.concatenate([d for d, c in zip(mesh.cell_data["gmsh:physical"], mesh.cells)
+                            if c.type == "line"])
+    assert {tags.WORKING_ACTIVE, tags.COUNTER} <= set(lines.tolist())
+    assert not any(c.type == "triangle" and (d == tags.ELECTRODE).any()
+                   for d, c in zip(mesh.cell_data["gmsh:physical"], mesh.cells))
+    out = tmp_path / "peer.json"
+    assert peer_echemfem.main(["--smoke", "--json", str(out)]) == 0
+    (result,) = json.loads(out.read_text())
+    (ours,) = result["femsolver"]
+    assert ours["newton_iterations"] >= 1 and ours["factorisations"] >= 1
+    assert ours["solve_s"] > 0 and ours["residual_s"] > 0 and ours["jacobian_s"] > 0
+    assert ours["working_current_A_m"] < 0  # plating at -0.2 V
