@@ -1,9 +1,10 @@
 """PETSc options of one solver object: under a prefix of its own, and in PETSc's global options
 database only while that object is in use.
 
-dolfinx's problems delete their options right after the first `setFromOptions`, so options that
-PETSc reads later, at setup (fieldsplit sub-solvers, GAMG levels, MUMPS controls), were lost;
-kept longer under a shared prefix, they would reach the next solve instead.
+dolfinx's problems remove their options with `del` after a `prefixPush`, which removes the
+unprefixed name in this petsc4py: the options stayed under the shared prefix and reached the next
+solve. (Removed at once, options that PETSc reads at setup, such as the field splits', would be
+lost instead.)
 """
 
 from __future__ import annotations
