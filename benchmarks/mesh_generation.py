@@ -11,7 +11,7 @@ Default geometry: the 2D PRS@Li seed case. Two ways to a fine mesh, as femsolver
 * cache: each gmsh mesh written to and read back from the femsolver mesh cache (XDMF/HDF5,
   `femsolver.mesh.write_cache` / `read_cached`, read partitioned over all ranks).
 * refine: the scale-1 mesh refined `mesh.refine` times in dolfinx (each level x4 cells in 2D,
-  tags carried over; `femsolver.mesh._refine`), on all ranks.
+  tags carried over; `femsolver.meshtags.refine`), on all ranks.
 
     python benchmarks/mesh_generation.py                       # scales 1 2 4 8, refine 0..3
     mpirun -n 2 python benchmarks/mesh_generation.py
@@ -37,6 +37,7 @@ import dolfinx.mesh  # noqa: E402
 import gmsh  # noqa: E402
 
 from femsolver import mesh as fmesh  # noqa: E402
+from femsolver.meshtags import refine  # noqa: E402
 import geometries.common  # noqa: E402
 from geometries import family_of  # noqa: E402
 from geometries.common import GRADING, NM, mesh_sizes  # noqa: E402
@@ -116,7 +117,7 @@ def measure(args) -> dict:
     for level in range(1, args.refine + 1):
         t = {}
         with common.timer(t, "seconds"):
-            mesh, cell_tags, facet_tags = fmesh._refine(mesh, cell_tags, facet_tags)
+            mesh, cell_tags, facet_tags = refine(mesh, cell_tags, facet_tags)
         total += t["seconds"]
         results["refine"].append({"level": level, "cells": common.global_cells(mesh),
                                   "seconds": t["seconds"], "cumulative": total})

@@ -35,7 +35,8 @@ from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from femsolver.errors import CaseError, ResourceError
-from femsolver.mesh import Domain, complete_ghosts
+from femsolver.mesh import Domain
+from femsolver.meshtags import complete_ghosts
 from femsolver.outputs.tables import write_json
 from femsolver.provenance import differences, resolved_case
 from femsolver.solver import StepperState

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dolfinx.io.gmsh
-import dolfinx.la
 import dolfinx.mesh
 import gmsh
-import numpy as np
 from mpi4py import MPI
 
 from femsolver.errors import GeometryError
 from femsolver.guard import reinstall_handlers
+from femsolver.meshtags import complete_ghosts, refine
 from femsolver.outputs.fields import write_meshtags_xdmf
 from geometries import family_of
 from geometries.common import NM
@@ -65,7 +64,7 @@ def build_domain(geometry, mesh_params, comm: MPI.Comm = MPI.COMM_WORLD,
         if cache is not None:
             write_cache(cache, mesh, cell_tags, facet_tags, _cache_key_data(geometry, mesh_params))
     for _ in range(0 if load else mesh_params.refine):
-        mesh, cell_tags, facet_tags = _refine(mesh, cell_tags, facet_tags)
+        mesh, cell_tags, facet_tags = refine(mesh, cell_tags, facet_tags)
     mesh.name, cell_tags.name, facet_tags.name = "mesh", "cell_tags", "facet_tags"
     return Domain(mesh=mesh, cell_tags=cell_tags, facet_tags=facet_tags,
                   projected_area=geometry.projected_area,
@@ -177,14 +176,6 @@ def read_cached(path: Path, comm: MPI.Comm):
     return mesh, complete_ghosts(mesh, tags[0]), complete_ghosts(mesh, tags[1])
 
 
-def complete_ghosts(mesh, tags):
-    """Tags read from a file (known on owned entities) with ghost entities given their owner's
-    value, as after model_to_mesh and refinement."""
-    imap = mesh.topology.index_map(tags.dim)
-    owned = np.arange(imap.size_local, dtype=np.int32)
-    return _tags_from_owned(mesh, tags.dim, owned, _dense(tags, imap)[owned])
-
-
 def _generate(build, geometry, mesh_params, dim: int) -> None:
     """Run the builder and mesh (rank 0); check what model_to_mesh relies on."""
     build(gmsh.model, geometry, mesh_params)
@@ -229,65 +220,6 @@ def _on_rank_zero(comm: MPI.Comm, work) -> None:
     if kind == "geometry":
         raise GeometryError(message)
     raise RuntimeError(f"rank 0 failed while building the mesh: {message}")
-
-
-def _refine(mesh, cell_tags, facet_tags):
-    """One uniform refinement (each cell into 2^dim); tags follow the parent cells and facets.
-
-    `dolfinx.mesh.transfer_meshtag` refuses ghosted meshes in 0.11, so the tags are carried
-    over here. `refine` reports parents for the owned fine cells only, in their creation order
-    (`original_cell_index`, global); every owned facet touches an owned cell, so a forward
-    scatter completes the ghosts.
-    """
-    tdim = mesh.topology.dim
-    mesh.topology.create_entities(1)
-    mesh.topology.create_connectivity(tdim, tdim - 1)
-    fine, parent_cell, parent_facet = dolfinx.mesh.refine(
-        mesh, option=dolfinx.mesh.RefinementOption.parent_cell_and_facet)
-    fine.topology.create_connectivity(tdim, tdim - 1)
-    fine.topology.create_connectivity(tdim - 1, tdim)
-    cells = fine.topology.index_map(tdim)
-    owned = np.arange(cells.size_local, dtype=np.int32)
-    created = (np.asarray(fine.topology.original_cell_index[:cells.size_local])
-               - cells.local_range[0])
-    parent = parent_cell[created]
-    fine_cell_tags = _tags_from_owned(
-        fine, tdim, owned, _dense(cell_tags, mesh.topology.index_map(tdim))[parent])
-
-    facets_per_cell = tdim + 1  # simplices
-    fine_facets = _cell_facets(fine, facets_per_cell)[owned]
-    coarse_facets = _cell_facets(mesh, facets_per_cell)[parent]
-    # Local index of the parent's facet containing each fine facet, -1 if inside the parent
-    local = parent_facet.reshape(-1, facets_per_cell)[created]
-    on_parent = local >= 0
-    parents = np.take_along_axis(coarse_facets, np.where(on_parent, local, 0), axis=1)
-    coarse_values = _dense(facet_tags, mesh.topology.index_map(tdim - 1))
-    fine_facet_tags = _tags_from_owned(fine, tdim - 1, fine_facets[on_parent],
-                                       coarse_values[parents[on_parent]])
-    return fine, fine_cell_tags, fine_facet_tags
-
-
-def _cell_facets(mesh, facets_per_cell: int) -> np.ndarray:
-    """(cells, facets per cell) array of local facet indices."""
-    return mesh.topology.connectivity(mesh.topology.dim, mesh.topology.dim - 1).array.reshape(
-        -1, facets_per_cell)
-
-
-def _dense(tags, index_map) -> np.ndarray:
-    """Tag value of every local entity, 0 where untagged (all tags in femsolver.tags are > 0)."""
-    values = np.zeros(index_map.size_local + index_map.num_ghosts, dtype=np.int32)
-    values[tags.indices] = tags.values
-    return values
-
-
-def _tags_from_owned(mesh, dim: int, entities: np.ndarray, values: np.ndarray):
-    """MeshTags from values known on owned entities (and perhaps some ghosts); ghosts get
-    their owner's value."""
-    dense = dolfinx.la.vector(mesh.topology.index_map(dim), 1, dtype=np.int32)
-    dense.array[entities] = values
-    dense.scatter_forward()
-    tagged = np.flatnonzero(dense.array).astype(np.int32)
-    return dolfinx.mesh.meshtags(mesh, dim, tagged, dense.array[tagged])
 
 
 def write_domain(domain: Domain, directory: str | Path) -> None:

@@ -17,6 +17,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from femsolver.errors import CaseError, SolverError
+from femsolver.petsc_options import ScopedOptions
 
 # Both solvers keep their preconditioner (the MUMPS factorisation, or the GAMG hierarchies)
 # between Newton iterations and time steps (`snes_lag_preconditioner` -2: build at the next
@@ -242,23 +243,25 @@ class NewtonSolver:
             **(ITERATIVE | _split_options(problem) if iterative else DIRECT),
             **_in_directory(params.petsc_options, directory),
         }
+        # Kept until close(): the field splits' options are read at their setup
+        self.options = ScopedOptions("newton", options)
         try:
             self.problem = _NonlinearProblem(
                 problem.residual, problem.unknowns, bcs=problem.bcs,
                 kind="nest" if iterative else "mpi",
-                petsc_options_prefix="femsolver_", petsc_options=options,
-                entity_maps=problem.entity_maps)
+                petsc_options_prefix=self.options.prefix, entity_maps=problem.entity_maps)
+            self.snes = self.problem.solver
+            if iterative:  # the splits are the nest blocks
+                fields, _ = self.problem.A.getNestISs()
+                self.snes.getKSP().getPC().setFieldSplitIS(
+                    *[(str(k), f) for k, f in enumerate(fields)])
+            self.snes.setFromOptions()
         except PETSc.Error as err:
+            self.options.remove()
             raise CaseError(f"PETSc rejected the solver options (solver.petsc_options = "
                             f"{params.petsc_options}): error code {err.ierr}; see PETSc's "
                             "message above") from None
         self.reuses_preconditioner = options.get("snes_lag_preconditioner") == -2
-        self.snes = self.problem.solver
-        if iterative:
-            # The splits are the nest blocks; they must be known before the options are read.
-            fields, _ = self.problem.A.getNestISs()
-            self.snes.getKSP().getPC().setFieldSplitIS(*[(str(k), f) for k, f in enumerate(fields)])
-            self.snes.setFromOptions()
         self.comm = comm
         self.progress = getattr(progress, "detail", progress)  # Newton lines are details
         self.stats = SolverStats()
@@ -315,6 +318,7 @@ class NewtonSolver:
         solver, so garbage collection never frees them (MPICH runs out of communicators)."""
         for obj in (self.snes, self.problem.A, self.problem.b, self.problem.x):
             obj.destroy()
+        self.options.remove()
 
     def __enter__(self):
         return self
@@ -336,10 +340,7 @@ class NewtonSolver:
 
     def _rebuild_preconditioner(self) -> None:
         """Rebuild at the next Jacobian (petsc4py has no setter for the SNES lag)."""
-        options = PETSc.Options(self.snes.getOptionsPrefix())
-        options["snes_lag_preconditioner"] = -2
-        self.snes.setFromOptions()
-        options.delValue("snes_lag_preconditioner")
+        self.snes.setFromOptions()  # snes_lag_preconditioner -2 is among its options
         self._reuse_splits(False)
         self.rebuild = False
         self.fresh_iterations = None

@@ -93,10 +93,10 @@ class MeshFileGeometry:
 def load(params: MeshFileGeometry, mesh_params, comm):
     """(mesh, cell tags, facet tags) in metres; mesh.refine uniform refinements (simplices)."""
     from femsolver.imaging.meshio_load import distribute
-    from femsolver.mesh import _refine
+    from femsolver.meshtags import refine
 
     mesh, cell_tags, facet_tags = distribute(params, comm)
     for _ in range(mesh_params.refine):
-        mesh, cell_tags, facet_tags = _refine(mesh, cell_tags, facet_tags)
+        mesh, cell_tags, facet_tags = refine(mesh, cell_tags, facet_tags)
     return mesh, cell_tags, facet_tags
 

@@ -3,17 +3,21 @@ composite and the `femsolver effective` command; serial and on 2 ranks (same val
 
 import json
 
+import numpy as np
 import pytest
 from mpi4py import MPI
+from petsc4py import PETSc
 
 from femsolver import tags
 from femsolver.case import MeshParams
 from femsolver.cli import main
-from femsolver.effective import bruggeman, effective_conductivity, maxwell
+from femsolver.effective import DIRECT, bruggeman, effective_conductivity, maxwell
+from femsolver.imaging.transport import IMAGE_SOLVER, directional_effective
 from femsolver.problems.particle.study import load_effective, write_picture, write_tables
 from femsolver.mesh import build_domain
 from femsolver.verification import hashin, maxwell as maxwell_benchmark
 from geometries.composite import CompositeGeometry
+from geometries.image import ImageGeometry
 
 
 def test_reference_formulas():
@@ -111,3 +115,41 @@ def test_two_ranks_reproduce_one_rank(benchmark):
         if s.computed is not None:
             assert p.computed == pytest.approx(s.computed, rel=1e-9), s.quantity
         assert p.error == pytest.approx(s.error, rel=1e-6, abs=1e-6 * s.tolerance), s.quantity
+
+
+def _blob_domain(directory, voxel_size):
+    """A seeded 3D pore image (void | matrix) at the given voxel size."""
+    path = directory / "blobs.npy"
+    if MPI.COMM_WORLD.rank == 0:
+        np.save(path, (np.random.default_rng(3).random((16, 14, 12)) < 0.6).astype(np.uint8))
+    MPI.COMM_WORLD.barrier()
+    geometry = ImageGeometry(path=str(path), voxel_size=voxel_size,
+                             labels={"0": "void", "1": "matrix"})
+    return build_domain(geometry, MeshParams(), MPI.COMM_WORLD)
+
+
+def _tau(domain, petsc_options=None) -> float:
+    row = directional_effective(domain, {tags.MATRIX: 1.0}, 1.0, ("z",),
+                                petsc_options=petsc_options)[0]
+    return row["tortuosity_factor"]
+
+
+def test_iterative_tolerance_does_not_depend_on_the_voxel_size(shared_dir):
+    """CG's relative tolerance means the same at 1 m and 1 um voxels (the conduction rows are
+    scaled to the Dirichlet rows): unscaled, rtol 1e-7 gave tau 1e-5 apart here."""
+    loose = {**IMAGE_SOLVER, "ksp_rtol": 1e-7}
+    metre, micrometre = (_tau(_blob_domain(shared_dir, h), loose) for h in (1.0, 1e-6))
+    assert micrometre == pytest.approx(metre, rel=1e-8)
+
+
+def test_solver_options_stay_with_their_solve(shared_dir):
+    """Each conduction solve's PETSc options are its own and gone after it, also when PETSc
+    rejects them (dolfinx's own clean-up left them under a shared prefix): the rejected solve's
+    ksp_max_it 1 does not stop the next (iterative) solve, nor its CG options the direct one."""
+    domain = _blob_domain(shared_dir, 1e-6)
+    direct = _tau(domain, DIRECT)
+    with pytest.raises(ValueError, match="PETSc rejected the solver options"):
+        _tau(domain, {"ksp_max_it": 1, "pc_type": "no_such_preconditioner"})
+    assert _tau(domain) == pytest.approx(direct, rel=1e-8)
+    assert _tau(domain, DIRECT) == pytest.approx(direct, rel=1e-12)  # no CG options inherited
+    assert not [k for k in PETSc.Options().getAll() if k.startswith("femsolver_")]

@@ -261,6 +261,44 @@ def test_cli_on_an_imaged_li_surface(shared_dir):
     assert run["active_area_per_projected_area"] > 1  # the rough surface exceeds the projection
 
 
+def _picture_case(directory, suffix, picture):
+    """A 2D image case of `picture` (rows top first) saved as PNG (matplotlib, grey RGBA),
+    one-page TIFF or 2D .npy."""
+    path, case = directory / f"pic{suffix}", directory / f"pic{suffix}.toml"
+    if COMM.rank == 0:
+        if suffix == ".png":
+            import matplotlib.image
+
+            matplotlib.image.imsave(path, picture, cmap="gray", vmin=0, vmax=255)
+        else:
+            tifffile.imwrite(path, picture) if suffix == ".tif" else np.save(path, picture)
+        case.write_text(f'name = "picture"\n[geometry]\nkind = "image"\npath = "{path}"\n'
+                        'voxel_size = 1e-6\nlabels = {"0" = "active", "1" = "matrix"}\n')
+    COMM.barrier()
+    return str(case)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".npy"])
+def test_cli_on_a_2d_picture(shared_dir, suffix):
+    """A 2D image through `femsolver mesh` and `effective`: one quadrilateral per pixel; a
+    matrix column of 3 of 8 pixels conducts along y, nothing along x; the dead end at the
+    bottom row (a picture's last row) adds to eps, not to the current."""
+    picture = np.zeros((6, 8), dtype=np.uint8)
+    picture[:, :3] = 1
+    picture[-1, 5] = 1
+    case = _picture_case(shared_dir, suffix, picture)
+    out = shared_dir / suffix[1:]
+    assert main(["mesh", case, "-q", "-o", str(out / "m")]) == 0
+    assert main(["effective", case, "-q", "-o", str(out / "e")]) == 0
+    COMM.barrier()
+    assert json.loads((out / "m" / "summary.json").read_text())["cells"] == picture.size
+    assert 'TopologyType="Quadrilateral"' in (out / "m" / "cell_tags.xdmf").read_text()
+    x, y = json.loads((out / "e" / "effective.json").read_text())["directions"]
+    assert not x["percolates"] and y["relative_conductivity"] == pytest.approx(3 / 8, rel=1e-8)
+    assert y["conducting_fraction"] == pytest.approx(picture.mean(), rel=1e-12)
+    assert y["tortuosity_factor"] == pytest.approx(picture.mean() / (3 / 8), rel=1e-8)
+
+
 # ---- the peers: TauFactor and PoreSpy (scripts/setup_peers.sh) ----------------------------------
 UPSAMPLE = (1, 2)  # the image, and each voxel into 8
 

@@ -32,6 +32,7 @@ import ufl
 from mpi4py import MPI
 
 from femsolver.imaging import labels as roles
+from femsolver.meshtags import tags_from_owned
 
 # Corners of the unit cube in dolfinx's (lexicographic, x fastest) order, as (a0, a1, a2) = (z, y, x)
 _CORNERS = {2: np.array([(0, 0), (0, 1), (1, 0), (1, 1)]),
@@ -152,7 +153,7 @@ def voxel_mesh(codes: np.ndarray, below: np.ndarray | None, above: np.ndarray | 
     cell_map = mesh.topology.index_map(tdim)
     local = np.asarray(mesh.topology.original_cell_index, dtype=np.int64) - start
     owned = np.arange(cell_map.size_local, dtype=np.int32)
-    cell_tags = _tags_from_owned(mesh, tdim, owned, values[local[owned]])
+    cell_tags = tags_from_owned(mesh, tdim, owned, values[local[owned]])
 
     facets, facet_values = _tagged_facets(codes, above, split, simplices)
     facets = numbering.renumber(facets)
@@ -214,12 +215,6 @@ def _slab_partitioner(plane: np.ndarray, planes: int):
         return dolfinx.cpp.graph.AdjacencyList_int32(flat.astype(np.int32), offsets)
 
     return partition
-
-
-def _tags_from_owned(mesh, dim, entities, values):
-    from femsolver.mesh import _tags_from_owned as from_owned
-
-    return from_owned(mesh, dim, entities, values)
 
 
 def _face_corners(dim: int, axis: int) -> np.ndarray:

@@ -42,6 +42,7 @@ from mpi4py import MPI
 from femsolver import tags
 from femsolver.measures import measure
 from femsolver.mesh import Domain, gmsh_mesh
+from femsolver.petsc_options import ScopedOptions
 from femsolver.physics.constants import FARADAY, GAS_CONSTANT
 from femsolver.physics.electrolyte import charge_residual
 from femsolver.verification import Row, observed_rate, relative_error
@@ -148,11 +149,12 @@ def solve(scale: float, comm=MPI.COMM_WORLD) -> tuple[float, float]:
     far_dofs = fem.locate_dofs_topological(V, tdim - 1, domain.facet_tags.find(tags.COUNTER))
     bcs = [fem.dirichletbc(V_disk, disk_dofs, V), fem.dirichletbc(0.0, far_dofs, V)]
     a = ufl.derivative(residual, phi, ufl.TrialFunction(V))
-    problem = LinearProblem(a, zero * w * ufl.dx(domain=msh), bcs=bcs, u=phi,
-                            petsc_options_prefix="femsolver_disk_",
-                            petsc_options={"ksp_type": "preonly", "pc_type": "lu",
-                                           "pc_factor_mat_solver_type": "mumps"})
-    problem.solve()
+    direct = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+    with ScopedOptions("disk", direct) as options:
+        problem = LinearProblem(a, zero * w * ufl.dx(domain=msh), bcs=bcs, u=phi,
+                                petsc_options_prefix=options.prefix)
+        problem.solver.setFromOptions()
+        problem.solve()
     problem.solver.destroy()
     problem.A.destroy()
     problem.b.destroy()
