@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
+from femsolver.case import SolverParams
 from femsolver.verification import (
     conservation, disk, equivalence, mms, planar_steady, planar_transient, plating_conservation,
     plating_sensitivity, primary, restricted, sand, secondary)
 from femsolver.verification.report import BENCHMARKS
+
+NEWTON_RTOL = SolverParams().rtol  # the default: the loosest any benchmark uses
 
 
 def check(rows) -> None:
@@ -165,7 +168,9 @@ def test_conservation_of_charge_and_salt_and_no_anion_flux():
 def test_two_ranks_reproduce_one_rank(benchmark):
     """Each rank runs the benchmark alone (COMM_SELF), then all ranks together: the values
     agree to the solver tolerance (observed: computed values within 5e-10 relative, errors
-    within 1e-6 of their tolerances; round-off-level values differ at round-off)."""
+    within 1e-6 of their tolerances; round-off-level values differ at round-off). An error that
+    is itself a Newton residual (a galvanostatic current against i_app: 5.9e-11 on one rank,
+    7.7e-11 on two, as a step stops after 3 or 4 iterations) agrees to Newton's rtol."""
     if benchmark in (plating_conservation, plating_sensitivity):
         pytest.skip("remeshed with gmsh, whose mesh changes with round-off: 1 and 2 ranks agree "
                     "to the remeshing tolerance (tests/test_plating.py)")
@@ -175,4 +180,5 @@ def test_two_ranks_reproduce_one_rank(benchmark):
     for s, p in zip(serial, parallel):
         if s.computed is not None:
             assert p.computed == pytest.approx(s.computed, rel=1e-7, abs=1e-13), s.quantity
-        assert p.error == pytest.approx(s.error, rel=1e-3, abs=1e-3 * s.tolerance), s.quantity
+        assert p.error == pytest.approx(s.error, rel=1e-3,
+                                        abs=max(1e-3 * s.tolerance, NEWTON_RTOL)), s.quantity
