@@ -186,6 +186,27 @@ class Run:
         self.outcome.update(status=error.status, error=str(error), stage=stage,
                             exit_code=error.exit_code)
 
+    def steps(self, guard, steps, progress, interrupted: str) -> FemsolverError | None:
+        """Run `steps()` as the steps stage. An error that ends them is recorded and returned,
+        so that what was done is still written; an interrupt is acknowledged on every rank."""
+        try:
+            with guard.stage("steps"):
+                steps()
+        except FemsolverError as err:
+            self.stopped(err, guard.stage_text)
+            if isinstance(err, Interrupted):
+                progress(interrupted)
+                guard.acknowledge()
+            return err
+        return None
+
+    def results(self, error: FemsolverError | None, results: dict) -> dict:
+        """`results` once the outputs are written, or the error that stopped the steps."""
+        if error is not None:
+            self.facts.update(results)
+            raise error
+        return results
+
     def summary(self, results: dict | None = None) -> dict:
         summary = {**self.facts, **self.outcome,
                    "converged": self.outcome["status"] in CONVERGED, **(results or {}),
@@ -302,20 +323,15 @@ def _solve(case, comm, guard, state: Run, resources: ExitStack, progress,
             state.facts["restarted_from"] = {"directory": str(restart[0].parent),
                                              "time_s": loop.stepper.time}
             progress(f"restarted from {restart[0].parent} at t = {loop.stepper.time:.4e} s")
-    error = None
-    try:
-        with guard.stage("steps"):
-            if case.time.mode == "steady":
-                _solve_steady(newton, progress)
-                series.append(**outputs.row(0.0))
-            else:
-                loop.run(guard, state.outcome, progress)
-    except FemsolverError as err:
-        error = err
-        state.stopped(err, guard.stage_text)
-        if isinstance(err, Interrupted):
-            progress("interrupted: writing the last step, a checkpoint and the summary")
-            guard.acknowledge()
+    def steps():
+        if case.time.mode == "steady":
+            _solve_steady(newton, progress)
+            series.append(**outputs.row(0.0))
+        else:
+            loop.run(guard, state.outcome, progress)
+
+    error = state.steps(guard, steps, progress,
+                        "interrupted: writing the last step, a checkpoint and the summary")
     with guard.stage("outputs"):
         loop.writer.write(state.outcome["final_time_s"])
         if error is None or isinstance(error, Interrupted):
@@ -324,10 +340,7 @@ def _solve(case, comm, guard, state: Run, resources: ExitStack, progress,
         results = outputs.finish(staging, case.output.pictures)
         results["checkpoint"] = loop.checkpointer.finish() if loop.checkpointer else None
         results["solver"] = newton.stats.summary(comm, newton.problem.timings)
-    if error is not None:
-        state.facts.update(results)
-        raise error
-    return results
+    return state.results(error, results)
 
 
 def _checkpointer(case, staging, domain, problem, comm, progress):

@@ -10,7 +10,7 @@ moves and is remeshed.
 
 from __future__ import annotations
 
-from femsolver.errors import CaseError, FemsolverError, Interrupted
+from femsolver.errors import CaseError
 from femsolver.mesh import build_domain, write_domain
 from femsolver.outputs import tables
 from femsolver.outputs.fields import mesh_bytes
@@ -45,26 +45,17 @@ def solve(case, comm, guard, state, resources, progress, restart) -> dict:
         first = outputs.row(0.0)
         series = resources.enter_context(tables.TimeSeries(staging / "timeseries.csv",
                                                            list(first)))
-    error = None
-    try:
-        with guard.stage("steps"):
-            _steps(case, stepper, outputs, series, first, guard, state.outcome, progress)
-    except FemsolverError as err:
-        error = err
-        state.stopped(err, guard.stage_text)
-        if isinstance(err, Interrupted):
-            progress("interrupted: writing the last step and the summary")
-            guard.acknowledge()
+    error = state.steps(
+        guard, lambda: _steps(case, stepper, outputs, series, first, guard, state.outcome,
+                              progress),
+        progress, "interrupted: writing the last step and the summary")
     with guard.stage("outputs"):
         outputs.write(stepper.time, case.output.pictures)
         outputs.close()
         state.directory.require_space(2 << 20)
         results = outputs.finish(staging, case.output.pictures)
         results["checkpoint"] = None
-    if error is not None:
-        state.facts.update(results)
-        raise error
-    return results
+    return state.results(error, results)
 
 
 def _steps(case, stepper, outputs, series, first, guard, outcome, progress) -> None:
