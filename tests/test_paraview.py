@@ -39,6 +39,15 @@ def require_paraview():
         pytest.skip(message)
 
 
+def run_pvpython(script, *args) -> subprocess.CompletedProcess:
+    """`pvpython script args` under a private X server. xvfb-run -a takes the first free display
+    from :99 up, and two runs that start together (two checkouts' tests) race for it and abort;
+    starting the search at a number of this process's own makes that unlikely."""
+    return subprocess.run(["xvfb-run", "-a", "-n", str(100 + os.getpid() % 5000), "pvpython",
+                           str(script), *map(str, args)],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
 def distinct_colours(path):
     """Number of distinct RGB colours in a PNG."""
     rgb = np.round(matplotlib.image.imread(path)[..., :3] * 255).astype(np.uint32)
@@ -69,12 +78,7 @@ def test_paraview_opens_and_draws_xdmf_fields(tmp_path):
     shots = tmp_path / "shots"
     shots.mkdir()
     files = [str(tmp_path / f"{name}.xdmf") for name in ("c", "i", "cell_tags")]
-    run = subprocess.run(
-        ["xvfb-run", "-a", "pvpython", str(SCRIPT), str(shots), *files],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_pvpython(SCRIPT, shots, *files)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
 

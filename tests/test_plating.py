@@ -262,7 +262,7 @@ def test_potentiostatic_plating_keeps_li_volume_equal_to_the_passed_charge(share
 def test_paraview_opens_the_moving_mesh_series(shared_dir):
     """plating.pvd in Debian's ParaView 5.11 (pvpython): every output time, the mesh as it was
     (the counter electrode rises by what it stripped, remeshes change the cell count)."""
-    from test_paraview import require_paraview
+    from test_paraview import require_paraview, run_pvpython
 
     require_paraview()
     case = api.load(CASES / "plating_bare.toml",
@@ -270,9 +270,8 @@ def test_paraview_opens_the_moving_mesh_series(shared_dir):
                     output=shared_dir / "series")
     result = api.run(case)
     assert result.status == "complete", result.summary.get("error")
-    run = subprocess.run(["xvfb-run", "-a", "pvpython", str(Path(__file__).with_name(
-        "paraview_series.py")), str(shared_dir), str(result.file("plating.pvd"))],
-        capture_output=True, text=True, timeout=300, check=False)
+    run = run_pvpython(Path(__file__).with_name("paraview_series.py"), shared_dir,
+                       result.file("plating.pvd"))
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     series = result.timeseries()
