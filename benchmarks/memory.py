@@ -75,6 +75,7 @@ def measure(args) -> dict:
         out["snes_reason"] = str(newton.snes.getConvergedReason())
         out["ksp_iterations"] = newton.snes.getLinearSolveIterations()
         stage(f"Newton ({iterations} it.)")
+        newton.close()
     out["stages"] = stages
     out["usage"] = usage.summary()
     peak = COMM.allreduce(common.peak_rss_bytes())

@@ -208,6 +208,8 @@ def newton_iterations(case, domain, linear: list[str], steps: int,
             "per_iteration": t["SNESSolve"] / n, "assemble": assemble, "solve": solve,
             "factorisations": t["PCSetUp_count"], "ksp_per_iteration": ksp_its / n,
         }
+    for newton in newtons.values():
+        newton.close()
     return out
 
 
@@ -219,12 +221,12 @@ def seed_iterations(case_paths, linear: list[str], overrides=()) -> list[dict]:
             case = common.load(path, list(overrides) + [f"solver.linear={kind}"])
             domain = build_domain(case.geometry, case.mesh, COMM)
             problem = CellProblem(case, domain)
-            newton = start_newton(problem, case.solver, COMM, common.quiet)
-            start = time.perf_counter()
-            its = [s.iterations for s in time_steps(problem, newton, case.time, common.quiet)]
-            rows.append({"case": case.name, "linear": kind, "steps": len(its), "iterations": its,
-                         "wall_s": common.max_over_ranks(time.perf_counter() - start),
-                         "dofs": newton.size})
+            with start_newton(problem, case.solver, COMM, common.quiet) as newton:
+                start = time.perf_counter()
+                its = [s.iterations for s in time_steps(problem, newton, case.time, common.quiet)]
+                rows.append({"case": case.name, "linear": kind, "steps": len(its),
+                             "iterations": its, "dofs": newton.size,
+                             "wall_s": common.max_over_ranks(time.perf_counter() - start)})
     return rows
 
 
