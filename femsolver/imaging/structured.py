@@ -1,0 +1,187 @@
+"""Effective conductivity of a voxel image assembled on the voxel grid, without a dolfinx mesh.
+
+The discrete problem is the one `femsolver.effective.solve_potential` (floating=True) solves on
+the image's hexahedral mesh (`voxels.voxel_mesh`): Q1 on the same split nodes, the same
+scaling, the same floating-cluster mass term, CG + GAMG. A voxel's stiffness and mass matrices
+are exact tensor products of the 1D linear element's (no quadrature), so the global matrix is
+one constant 8x8 (4x4 in 2D) matrix per conducting voxel times its conductivity, assembled
+with PETSc's COO interface. Building the dolfinx mesh and its facet tags, and the general
+hexahedron quadrature, took 14 of the 19 s of a 128^3 image (docs/performance.md#images).
+
+Unknowns: the split nodes that conducting voxels use, numbered as the mesh numbers them
+(`voxels._UsedNodes`, rank r owning its node planes). The Dirichlet nodes keep a unit diagonal
+row and their columns are lifted to the right-hand side (the matrix stays symmetric); nodes
+touched by no conducting voxel are not unknowns at all (the mesh path fixes them to 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from femsolver.effective import FLOATING_MASS, conducting_tags
+from femsolver.imaging import labels as roles
+from femsolver.imaging.build import image_slab
+from femsolver.imaging.voxels import _CORNERS, _SplitNodes, _UsedNodes
+from femsolver.petsc_options import ScopedOptions
+
+
+def element_matrices(spacing) -> tuple[np.ndarray, np.ndarray]:
+    """(stiffness, mass) of the Q1 element on a box of edges `spacing` (array axes), corners
+    in `voxels._CORNERS` order: Kronecker products of the 1D linear element's matrices."""
+    stiff = [np.array([[1.0, -1.0], [-1.0, 1.0]]) / h for h in spacing]
+    mass = [np.array([[2.0, 1.0], [1.0, 2.0]]) * h / 6 for h in spacing]
+
+    def product(factors):
+        out = np.ones((1, 1))
+        for f in factors:
+            out = np.kron(out, f)
+        return out
+
+    stiffness = sum(product([stiff[a] if a == b else mass[a] for a in range(len(spacing))])
+                    for b in range(len(spacing)))
+    return stiffness, product(mass)
+
+
+class VoxelConduction:
+    """The conducting voxels of a rank's slab, their split nodes and global node numbers."""
+
+    def __init__(self, codes, below, above, k0: int, grid, conductivities: dict, comm):
+        dim, void = grid.dim, roles.CODES["void"]
+        self.grid, self.comm, self.k0 = grid, comm, k0
+        tag_of = roles.cell_tags(codes)
+        present = comm.allreduce({int(t) for t in np.unique(tag_of)} - {roles.VOID}, op=MPI.BOR)
+        conducting = conducting_tags(present, conductivities)
+        sigma = np.zeros(int(tag_of.max()) + 1)
+        for t in conducting:
+            if t < len(sigma):
+                sigma[t] = conductivities[t]
+        # the node split sees every meshed voxel (insulating ones too), as the mesh's does
+        split = _SplitNodes(codes != void, None if below is None else below != void,
+                            None if above is None else above != void, k0, grid)
+        self.voxels = np.argwhere(sigma[tag_of] > 0)  # slab index (a0 - k0, a1[, a2])
+        self.sigma = sigma[tag_of[tuple(self.voxels.T)]]
+        corners = split.ids(self.voxels, _CORNERS[dim])
+        last = comm.rank == comm.size - 1
+        k1 = k0 + codes.shape[0]
+        self.numbering = _UsedNodes(corners, k0, k1 + 1 if last else k1, grid, comm)
+        self.corners = corners  # split node numbers (for the values after the solve)
+        self.ids = self.numbering.renumber(corners).astype(PETSc.IntType)
+        self.owned = len(self.numbering.used)
+        self.sigma_max = max(conductivities[t] for t in conducting)
+        counts = {t: int(np.count_nonzero(tag_of == t)) for t in present}
+        total = float(np.prod(grid.shape))
+        self.fractions = {t: comm.allreduce(counts[t]) / total for t in sorted(present)}
+
+    def corner_level(self, axis: int) -> np.ndarray:
+        """(voxels, 2^dim) grid index along array `axis` of each voxel corner."""
+        level = self.voxels[:, axis][:, None] + _CORNERS[self.grid.dim][None, :, axis]
+        return level + (self.k0 if axis == 0 else 0)
+
+    def owned_level(self, axis: int) -> np.ndarray:
+        """Grid index along array `axis` of the owned unknowns, in their order."""
+        slots = self.numbering.start + self.numbering.used
+        node = slots // 2 ** self.grid.dim
+        return np.unravel_index(node, self.grid.nodes)[axis]
+
+    def corner_values(self, owned: np.ndarray) -> np.ndarray:
+        """(voxels, 2^dim) values at the voxel corners of a vector of the owned unknowns (the
+        node plane above the slab comes from the next rank)."""
+        numbering, comm = self.numbering, self.comm
+        slots = np.zeros(len(numbering.number))
+        slots[numbering.used] = owned
+        above = comm.sendrecv(slots[:len(numbering.above)], dest=(comm.rank - 1) % comm.size,
+                              source=(comm.rank + 1) % comm.size)
+        local = self.corners - numbering.start
+        mine = local < len(slots)
+        return np.where(mine, slots[np.where(mine, local, 0)],
+                        above[np.where(mine, 0, local - len(slots))])
+
+
+def _operator(system: VoxelConduction, fixed: np.ndarray, owned_fixed: np.ndarray,
+              element: np.ndarray, scale: float) -> PETSc.Mat:
+    """The scaled conduction matrix: voxel blocks on the free rows and columns (COO with the
+    fixed ones given as -1, which PETSc drops), a unit diagonal on the fixed rows."""
+    ids = np.where(fixed, -1, system.ids)
+    n = 2 ** system.grid.dim
+    rows = np.broadcast_to(ids[:, :, None], (len(ids), n, n)).ravel()
+    cols = np.broadcast_to(ids[:, None, :], (len(ids), n, n)).ravel()
+    values = (system.sigma / scale)[:, None, None] * element[None]
+    start = system.comm.exscan(system.owned) or 0
+    diagonal = (start + np.flatnonzero(owned_fixed)).astype(PETSc.IntType)
+    size = (system.owned, system.comm.allreduce(system.owned))
+    A = PETSc.Mat().createAIJ((size, size), comm=system.comm)
+    A.setPreallocationCOO(np.concatenate([rows, diagonal]), np.concatenate([cols, diagonal]))
+    A.setValuesCOO(np.concatenate([values.ravel(), np.ones(len(diagonal))]))
+    A.setOption(PETSc.Mat.Option.SPD, True)
+    return A
+
+
+def solve_direction(system: VoxelConduction, axis: int, voltage: float, options: dict):
+    """(sigma_eff S/m, length m, cross-section m2) along array `axis`: p = voltage on the grid's
+    first plane normal to it, 0 on its last; the current is the energy identity
+    (femsolver.effective: I = (1/dV) sum over voxels of sigma p_e^T K p_e)."""
+    grid, comm = system.grid, system.comm
+    length = grid.shape[axis] * grid.spacing[axis]
+    area = float(np.prod(grid.shape * grid.spacing)) / length
+    stiffness, mass = element_matrices(grid.spacing)
+    voxel = float(np.prod(grid.spacing))
+    # femsolver.effective._stiffness_scale on voxels: sigma |cell| / h^2, h = |cell|^(1/dim)
+    scale = system.sigma_max * voxel ** (1 - 2 / grid.dim)
+    element = stiffness + FLOATING_MASS / length ** 2 * mass
+    level = system.corner_level(axis)
+    bottom, top = level == 0, level == grid.shape[axis]
+    owned_level = system.owned_level(axis)
+    owned_bottom, owned_top = owned_level == 0, owned_level == grid.shape[axis]
+    A = _operator(system, bottom | top, owned_bottom | owned_top, element, scale)
+
+    x, b = A.createVecs()
+    # lifting: free rows of voxels with a bottom corner get -K_fD p_D
+    near = np.flatnonzero(bottom.any(axis=1))
+    lifted = -(system.sigma[near] / scale)[:, None] * (bottom[near] * voltage) @ element.T
+    free = ~(bottom[near] | top[near])
+    b.setValues(system.ids[near][free], lifted[free], addv=PETSc.InsertMode.ADD_VALUES)
+    start = comm.exscan(system.owned) or 0
+    fixed = np.flatnonzero(owned_bottom).astype(PETSc.IntType)
+    b.setValues(start + fixed, np.full(len(fixed), voltage), addv=PETSc.InsertMode.ADD_VALUES)
+    b.assemble()
+
+    with ScopedOptions("voxels", options) as scoped:
+        ksp = PETSc.KSP().create(comm)
+        ksp.setOptionsPrefix(scoped.prefix)
+        ksp.setOperators(A)
+        try:
+            ksp.setFromOptions()
+        except PETSc.Error as err:
+            raise ValueError(f"PETSc rejected the solver options {options}: error code "
+                             f"{err.ierr}") from None
+        ksp.solve(b, x)
+        reason = ksp.getConvergedReason()
+    owned = x.getArray().copy()
+    for obj in (ksp, A, x, b):
+        obj.destroy()
+    if reason < 0:
+        raise RuntimeError(f"the conduction solve failed (PETSc reason {reason})")
+
+    p = np.where(bottom, voltage, np.where(top, 0.0, system.corner_values(owned)))
+    energy = comm.allreduce(float(system.sigma @ ((p @ stiffness) * p).sum(axis=1)))
+    return energy / voltage * length / (voltage * area), length, area
+
+
+def image_effective(params, refine: int, conductivities: dict, sigma_ref: float, directions,
+                    spanning, comm, options: dict) -> list[dict]:
+    """`transport.directional_effective`'s rows for an image geometry of voxels (not
+    simplices), straight from its slabs."""
+    from femsolver.imaging.transport import direction_rows
+
+    codes, below, above, k0, grid = image_slab(params, refine, comm)
+    system = VoxelConduction(codes, below, above, k0, grid, conductivities, comm)
+    del codes
+    dim = grid.dim
+
+    def solve(coordinate):  # coordinate axis c is array axis dim - 1 - c
+        return solve_direction(system, dim - 1 - coordinate, 1.0, options)
+
+    return direction_rows(system.fractions, dim, conductivities, sigma_ref, directions,
+                          spanning, solve)
