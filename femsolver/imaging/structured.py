@@ -169,7 +169,8 @@ def _operator(system: "VoxelConduction", fixed: np.ndarray, owned_fixed: np.ndar
 
     up = comm.rank + 1 if comm.rank < comm.size - 1 else MPI.PROC_NULL
     down = comm.rank - 1 if comm.rank > 0 else MPI.PROC_NULL
-    below = comm.sendrecv((values[system.owned:], columns[system.owned:]), dest=up, source=down)
+    below = comm.sendrecv((values[system.owned:count], columns[system.owned:count]), dest=up,
+                          source=down)
     values, columns = values[:system.owned], columns[:system.owned]
     if below is not None:
         m = len(below[0])
