@@ -32,8 +32,8 @@ from femsolver.petsc_options import ScopedOptions
 # IMAGE_SOLVER with GMRES for GAMG's eigenvalue estimate of the prolongator smoother: CG stopped
 # there ("indefinite preconditioner") on a 128^3 blobs image, whose floating clusters make the
 # matrix singular to round-off (FLOATING_MASS is 6e-17 of a voxel's stiffness at 128 voxels).
-# rtol 1e-6: sigma_eff of that image within 5e-11 of rtol 1e-10's (1e-4: 8e-7), 6 fewer CG
-# iterations; the rows are scaled (no unit Dirichlet rows dominate the residual any more)
+# rtol 1e-6: sigma_eff of that image within 5e-11 of rtol 1e-10's (1e-4: 8e-7); the rows are
+# scaled, so unit Dirichlet rows no longer dominate the residual (docs/performance.md#images)
 VOXEL_SOLVER = {**IMAGE_SOLVER, "pc_gamg_esteig_ksp_type": "gmres", "ksp_rtol": 1e-6}
 
 
