@@ -5,9 +5,10 @@ the image's hexahedral mesh (`voxels.voxel_mesh`): Q1 on the same split nodes, t
 scaling, the same floating-cluster mass term, CG + GAMG. A voxel's stiffness and mass matrices
 are exact tensor products of the 1D linear element's (no quadrature), so the global matrix is
 one constant 8x8 (4x4 in 2D) matrix per conducting voxel times its conductivity. It is summed
-into a fixed table of neighbour slots per row (`_slots`), 64 vectorised passes over the voxels:
-PETSc's COO interface took 7 s to sort the 34M entries of a 128^3 image's slab. Building the dolfinx mesh and its facet tags, and the general
-hexahedron quadrature, took 14 of the 19 s of a 128^3 image (docs/performance.md#images).
+into a fixed table of neighbour slots per row (`_slots`), one take/put pass per voxel corner:
+PETSc's COO interface took 7 s to sort the 34M entries of a 128^3 image's slab. Building the
+dolfinx mesh and its facet tags, and the general hexahedron quadrature, took 14 of the 19 s of
+a 128^3 image (docs/performance.md#images).
 
 Unknowns: the split nodes that conducting voxels use, numbered as the mesh numbers them
 (`voxels.UsedNodes`, rank r owning its node planes). The Dirichlet nodes keep a unit diagonal
@@ -127,8 +128,8 @@ def _slots(dim: int):
 def _second_copy(dim: int) -> np.ndarray:
     """table[axis, mask, p]: whether the voxel at block position p of a node (meshed voxels
     `mask`) takes the second slot for the edge along `axis` that it shares with the node: the
-    lowest position of its group among the edge's voxels has a 1 in its lowest bit other than
-    `axis`. A diagonal pair in two groups differs in that bit, one group gives one slot."""
+    lowest position of its group among the edge's voxels has a 1 in the bit of the first other
+    array axis. A diagonal pair in two groups differs in that bit; one group gives one slot."""
     n = 2 ** dim
     table = np.zeros((dim, 2 ** n, n), dtype=bool)
     for axis in range(dim):
