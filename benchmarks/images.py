@@ -1,15 +1,19 @@
 """femsolver against TauFactor (and PoreSpy) on the same seeded PoreSpy images, side by side on
 the same cores (docs/performance.md#images, docs/images.md).
 
-    .venv/bin/python benchmarks/images.py [--size 128] [--porosity 0.5] [--ranks 2]
+    .venv/bin/python benchmarks/images.py [--size 128] [--porosity 0.5] [--ranks 2] [--repeat 2]
+    .venv/bin/python benchmarks/images.py --mesh        # also the dolfinx mesh path
     .venv/bin/python benchmarks/images.py --test-images     # the peer tests' images, x1 and x2
 
 Default: a size^3 blobs image to its effective conductivity along z, femsolver on `ranks` MPI
-ranks against TauFactor on `ranks` threads (its default conv_crit 1e-2), one after the other.
---test-images: tests/test_images.py's three 24^3 images and their x2 upsampling, with PoreSpy
-too (TauFactor conv_crit 1e-3, as in the test). Needs the peers' venv (scripts/setup_peers.sh).
-femsolver's seconds: reading its slab, meshing (one hexahedron per pore voxel; the solid is not
-meshed), the CG + GAMG solve and the figures, after start-up. Memory: the peak resident set of
+ranks against TauFactor on `ranks` threads (its default conv_crit 1e-2), alternating, `repeat`
+times each. femsolver solves on the voxel grid (`femsolver effective` on an image of voxels:
+femsolver.imaging.structured); --mesh adds its dolfinx path (one hexahedron per conducting
+voxel: `femsolver run`'s mesh), the same Q1 problem. --test-images: tests/test_images.py's three
+24^3 images and their x2 upsampling, with PoreSpy too (TauFactor conv_crit 1e-3, as in the
+test), on the mesh path. Needs the peers' venv (scripts/setup_peers.sh).
+femsolver's seconds, after start-up: set-up (reading its slab, node numbering; the mesh path:
+the mesh and tags) + solve (assembly, CG + GAMG, the figures). Memory: the peak resident set of
 each rank, summed, per image voxel.
 """
 
@@ -45,33 +49,45 @@ def peers(requests: list[dict]) -> list[dict]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def femsolver_run(path: str, ranks: int, refine: int = 0) -> dict:
+def femsolver_run(path: str, ranks: int, refine: int = 0, method: str = "voxels") -> dict:
     """Run this file's --worker part under mpirun; its JSON answer."""
     command = [str(REPO / ".venv" / "bin" / "mpirun"), "-n", str(ranks), sys.executable,
-               __file__, "--worker", path, str(refine)]
+               __file__, "--worker", path, str(refine), method]
     out = subprocess.run(command, capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"femsolver on {ranks} ranks failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def worker(path: str, refine: int) -> None:
+def worker(path: str, refine: int, method: str) -> None:
     import femsolver  # noqa: F401 - dolfinx_solver first
     from mpi4py import MPI
 
     from femsolver import tags
     from femsolver.case import MeshParams
-    from femsolver.imaging.transport import directional_effective
+    from femsolver.imaging.build import image_slab
+    from femsolver.imaging.structured import VoxelConduction, VOXEL_SOLVER, solve_direction
+    from femsolver.imaging.transport import direction_rows, directional_effective
     from femsolver.mesh import build_domain
     from geometries.image import ImageGeometry
 
     comm = MPI.COMM_WORLD
+    sigma = {tags.MATRIX: 1.0}
     comm.barrier()
     start = time.perf_counter()
     geometry = ImageGeometry(path=path, voxel_size=1e-6, labels={"0": "void", "1": "matrix"})
-    domain = build_domain(geometry, MeshParams(refine=refine), comm)
-    meshed = time.perf_counter()
-    row = directional_effective(domain, {tags.MATRIX: 1.0}, 1.0, ("z",))[0]
+    if method == "voxels":  # imaging.structured.image_effective, timed in two parts
+        system = VoxelConduction(*image_slab(geometry, refine, comm), sigma, comm)
+        ready = time.perf_counter()
+        row = direction_rows(system.fractions, 3, sigma, 1.0, ("z",), None,
+                             lambda axis: solve_direction(system, 2 - axis, 1.0,
+                                                          VOXEL_SOLVER))[0]
+        size = comm.allreduce(system.owned)
+    else:
+        domain = build_domain(geometry, MeshParams(refine=refine), comm)
+        ready = time.perf_counter()
+        row = directional_effective(domain, sigma, 1.0, ("z",))[0]
+        size = domain.mesh.topology.index_map(3).size_global
     comm.barrier()
     end = time.perf_counter()
     peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
@@ -80,27 +96,35 @@ def worker(path: str, refine: int) -> None:
         for n in geometry.image.shape:
             voxels *= n
         print(json.dumps({"tau": row["tortuosity_factor"], "D_rel": row["relative_conductivity"],
-                          "seconds": end - start, "mesh_seconds": meshed - start,
-                          "solve_seconds": end - meshed,
-                          "cells": domain.mesh.topology.index_map(3).size_global,
+                          "seconds": end - start, "setup_seconds": ready - start,
+                          "solve_seconds": end - ready, "size": size,
                           "bytes_per_voxel": peak / voxels, "peak_bytes": peak}))
 
 
 def large(args, path: str) -> None:
     made = peers([{"generate": "blobs", "shape": [args.size] * 3, "porosity": args.porosity,
                    "seed": 1, "blobiness": 1, "path": path}])[0]
-    ours = femsolver_run(path, args.ranks)
-    theirs = peers([{"tortuosity": path, "axis": 0, "peers": ["taufactor"],
-                     "threads": args.ranks}])[0]["taufactor"]
     print(f"| {args.size}^3 blobs, porosity {made['porosity']:.3f} | tau | seconds | "
           f"memory |\n|---|---|---|---|")
-    print(f"| femsolver, {args.ranks} ranks ({ours['cells']} cells; mesh "
-          f"{ours['mesh_seconds']:.1f} s + solve {ours['solve_seconds']:.1f} s) | "
-          f"{ours['tau']:.4f} | {ours['seconds']:.1f} | {ours['bytes_per_voxel']:.0f} B/voxel "
-          f"({ours['peak_bytes'] / 2**30:.2f} GiB) |")
-    print(f"| TauFactor, {args.ranks} threads ({theirs['iterations']} iterations) | "
-          f"{theirs['tau']:.4f} | {theirs['seconds']:.1f} | |")
-    print(f"time ratio femsolver / TauFactor: {ours['seconds'] / theirs['seconds']:.2f}")
+    runs = {"voxels": [], "mesh": [], "TauFactor": []}
+    for _ in range(args.repeat):  # alternating: the same load for both, as far as it goes
+        for method in ("voxels", "mesh") if args.mesh else ("voxels",):
+            ours = femsolver_run(path, args.ranks, method=method)
+            runs[method].append(ours["seconds"])
+            what = "unknowns" if method == "voxels" else "cells"
+            print(f"| femsolver {method}, {args.ranks} ranks ({ours['size']} {what}; set-up "
+                  f"{ours['setup_seconds']:.1f} s + solve {ours['solve_seconds']:.1f} s) | "
+                  f"{ours['tau']:.4f} | {ours['seconds']:.1f} | "
+                  f"{ours['bytes_per_voxel']:.0f} B/voxel ({ours['peak_bytes'] / 2**30:.2f} "
+                  f"GiB) |", flush=True)
+        theirs = peers([{"tortuosity": path, "axis": 0, "peers": ["taufactor"],
+                         "threads": args.ranks}])[0]["taufactor"]
+        runs["TauFactor"].append(theirs["seconds"])
+        print(f"| TauFactor, {args.ranks} threads ({theirs['iterations']} iterations) | "
+              f"{theirs['tau']:.4f} | {theirs['seconds']:.1f} | |", flush=True)
+    for method in ("voxels", "mesh"):
+        for ours, theirs in zip(runs[method], runs["TauFactor"]):
+            print(f"time ratio femsolver {method} / TauFactor: {ours / theirs:.2f}")
 
 
 def test_images(args, directory: Path) -> None:
@@ -111,7 +135,7 @@ def test_images(args, directory: Path) -> None:
           "PoreSpy tau (s) | femsolver / TauFactor sigma_eff - 1 |\n|---|---|---|---|---|---|")
     for (name, path), porosity in zip(paths.items(), made):
         for refine in (0, 1):
-            ours = femsolver_run(path, args.ranks, refine)
+            ours = femsolver_run(path, args.ranks, refine, "mesh")
             tf, ps = peers([{"tortuosity": path, "axis": 0, "peers": ["taufactor", "porespy"],
                              "upsample": 2 ** refine, "conv_crit": 1e-3,
                              "threads": args.ranks}])[0].values()
@@ -126,6 +150,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--porosity", type=float, default=0.5)
     parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=2, help="femsolver / TauFactor pairs")
+    parser.add_argument("--mesh", action="store_true", help="also femsolver's dolfinx path")
     parser.add_argument("--test-images", action="store_true",
                         help="the peer tests' images at 24^3 and x2, with PoreSpy")
     args = parser.parse_args()
@@ -139,7 +165,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 3 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) > 4 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
         main()

@@ -133,13 +133,14 @@ def _effective(args, comm, guard) -> None:
         conductivities = ionic_conductivities(case)
     except ValueError as err:
         raise CaseError(str(err)) from None
+    from femsolver.imaging.report import effective_report, on_voxels
+
     with _transaction(args, case, comm, guard, "effective") as (directory, summary):
-        with guard.stage("mesh"):
-            domain = build_domain(case.geometry, case.mesh, comm)
+        with guard.stage("mesh"):  # a voxel image needs no mesh (imaging.structured)
+            domain = None if on_voxels(case.geometry) else build_domain(case.geometry,
+                                                                        case.mesh, comm)
         with guard.stage("steps"):
             if loaded:  # every direction, with TauFactor's and PoreSpy's figures (docs/images.md)
-                from femsolver.imaging.report import effective_report
-
                 figures, text = effective_report(case, domain, comm)
             else:
                 result = effective_conductivity(domain, conductivities)

@@ -140,6 +140,18 @@ class Conduction:
     bottom: float = 0.0  # m: the bottom face's coordinate along the axis
 
 
+def conducting_tags(present: set[int], conductivities: dict[int, float]) -> list[int]:
+    """The conducting region tags among those `present`; ValueError for an ion conductor
+    without a conductivity."""
+    conducting = [t for t in CONDUCTORS if t in present]
+    # other regions conduct when given a conductivity (an image's electrolyte, a conducting core)
+    conducting += [t for t in sorted(conductivities) if t not in CONDUCTORS and t in present]
+    missing = [tags.NAMES[t] for t in conducting if t not in conductivities]
+    if missing:
+        raise ValueError(f"no conductivity given for region(s) {', '.join(missing)}")
+    return conducting
+
+
 def solve_potential(domain, conductivities: dict[int, float], voltage: float = 1.0,
                     degree: int = 1, axis: int | None = None, petsc_options: dict | None = None,
                     floating: bool = False) -> Conduction:
@@ -154,12 +166,7 @@ def solve_potential(domain, conductivities: dict[int, float], voltage: float = 1
     msh, comm = domain.mesh, domain.mesh.comm
     axis = msh.topology.dim - 1 if axis is None else axis
     present = comm.allreduce({int(t) for t in np.unique(domain.cell_tags.values)}, op=MPI.BOR)
-    conducting = [t for t in CONDUCTORS if t in present]
-    # other regions conduct when given a conductivity (an image's electrolyte, a conducting core)
-    conducting += [t for t in sorted(conductivities) if t not in CONDUCTORS and t in present]
-    missing = [tags.NAMES[t] for t in conducting if t not in conductivities]
-    if missing:
-        raise ValueError(f"no conductivity given for region(s) {', '.join(missing)}")
+    conducting = conducting_tags(present, conductivities)
 
     V = fem.functionspace(msh, ("Lagrange", degree))
     dx = measure("dx", domain, subdomain_data=domain.cell_tags)

@@ -381,4 +381,4 @@ def test_benchmark_script_runs(peers_venv):
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "images.py"), "--size", "12",
                           "--ranks", "1"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "| femsolver, 1 ranks" in out.stdout and "| TauFactor, 1 threads" in out.stdout
+    assert "| femsolver voxels, 1 ranks" in out.stdout and "| TauFactor, 1 threads" in out.stdout

@@ -74,8 +74,9 @@ def upsample(codes: np.ndarray, factor: int) -> np.ndarray:
     return codes
 
 
-def image_mesh(params, refine: int, comm: MPI.Comm):
-    """(mesh, cell tags, facet tags) of an image geometry, in metres."""
+def image_slab(params, refine: int, comm: MPI.Comm):
+    """(codes, below, above, k0, grid) of this rank's slab after isolated-component removal and
+    refinement: `below` / `above` the planes k0 - 1 and k1 (None on the first / last rank)."""
     codes, k0 = read_codes(params, comm)
     if params.isolated == "remove":
         codes = remove_isolated(codes, comm, params.problem)
@@ -88,10 +89,13 @@ def image_mesh(params, refine: int, comm: MPI.Comm):
     below = comm.sendrecv(codes[-1], dest=(rank + 1) % size, source=(rank - 1) % size)
     grid = Grid(tuple(n * factor for n in params.image.shape),
                 tuple(h / factor for h in params.spacing))
-    mesh, cell_tags, facet_tags = voxel_mesh(codes, below if rank > 0 else None,
-                                             above if rank < size - 1 else None, k0, grid,
-                                             params.simplices, comm)
-    return mesh, cell_tags, facet_tags
+    return (codes, below if rank > 0 else None, above if rank < size - 1 else None, k0, grid)
+
+
+def image_mesh(params, refine: int, comm: MPI.Comm):
+    """(mesh, cell tags, facet tags) of an image geometry, in metres."""
+    codes, below, above, k0, grid = image_slab(params, refine, comm)
+    return voxel_mesh(codes, below, above, k0, grid, params.simplices, comm)
 
 
 def summary(params, comm: MPI.Comm) -> dict:

@@ -12,6 +12,7 @@ from femsolver import tags
 from femsolver.imaging import labels as roles
 from femsolver.imaging.build import PHASES, read_codes
 from femsolver.imaging.components import components, spanning_fraction
+from femsolver.imaging.structured import image_effective
 from femsolver.imaging.transport import directional_effective, table
 from femsolver.outputs.regions import COLOURS
 
@@ -41,13 +42,24 @@ def spanning(params, conducting: dict[int, float], comm: MPI.Comm) -> dict[int, 
     return {dim - 1 - a: spanning_fraction(stats, a) for a in range(dim)}
 
 
+def on_voxels(geometry) -> bool:
+    """Whether `femsolver effective` solves on the voxel grid (`imaging.structured`): an image
+    meshed with one hexahedron (quadrilateral) per voxel, the same Q1 problem without the mesh."""
+    return hasattr(geometry, "image") and not geometry.simplices
+
+
 def effective_report(case, domain, comm: MPI.Comm, directions=None) -> tuple[dict, str]:
-    """(figures for effective.json, markdown) of an image or mesh-file domain."""
+    """(figures for effective.json, markdown) of an image or mesh-file domain; `domain` None:
+    an image solved on its voxel grid (`on_voxels`)."""
     sigma, sigma_ref = conductivities(case)
-    dim = domain.mesh.topology.dim
+    dim = case.geometry.dimension if domain is None else domain.mesh.topology.dim
     directions = directions or ("x", "y", "z")[:dim]
     fractions = spanning(case.geometry, sigma, comm) if hasattr(case.geometry, "image") else None
-    rows = directional_effective(domain, sigma, sigma_ref, directions, fractions)
+    if domain is None:
+        rows = image_effective(case.geometry, case.mesh.refine, sigma, sigma_ref, directions,
+                               fractions, comm)
+    else:
+        rows = directional_effective(domain, sigma, sigma_ref, directions, fractions)
     text = (f"# Effective ionic conductivity of '{case.name}'\n\nConducting regions: "
             + ", ".join(f"{tags.NAMES[t]} {s:.4g} S/m" for t, s in sigma.items())
             + f"; reference sigma_ref = {sigma_ref:.4g} S/m.\n\n{table(rows)}\n")

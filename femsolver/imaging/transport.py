@@ -96,11 +96,25 @@ def region_fractions(domain) -> dict[int, float]:
 def directional_effective(domain, conductivities: dict[int, float], sigma_ref: float,
                           directions=("x", "y", "z"), spanning: dict | None = None,
                           petsc_options: dict | None = None) -> list[dict]:
-    """One row of figures per direction (SI). `conductivities`: {region tag: S/m}, other regions
-    insulating; `sigma_ref`: the phase conductivity tau refers to; `spanning`: {axis: fraction
-    of the conducting phase in spanning components} (PoreSpy's tau), if known."""
-    dim = domain.mesh.topology.dim
-    fractions = region_fractions(domain)
+    """One row of figures per direction (SI), on a dolfinx domain. `conductivities`: {region
+    tag: S/m}, other regions insulating; `sigma_ref`: the phase conductivity tau refers to;
+    `spanning`: {axis: fraction of the conducting phase in spanning components} (PoreSpy's
+    tau), if known."""
+
+    def solve(axis):
+        run = solve_potential(domain, conductivities, axis=axis, floating=True,
+                              petsc_options=petsc_options or IMAGE_SOLVER)
+        result = figures(domain, run, sigma_ref)
+        return result.sigma_eff, result.height, cross_section(domain, axis)
+
+    return direction_rows(region_fractions(domain), domain.mesh.topology.dim, conductivities,
+                          sigma_ref, directions, spanning, solve)
+
+
+def direction_rows(fractions: dict[int, float], dim: int, conductivities: dict[int, float],
+                   sigma_ref: float, directions, spanning: dict | None, solve) -> list[dict]:
+    """The rows of `directional_effective` from the region volume fractions and
+    `solve(coordinate axis) -> (sigma_eff S/m, length m, cross-section m2)`."""
     void = 1.0 - sum(fractions.values())
     phis = [*fractions.values(), void]
     sigmas = [conductivities.get(t, 0.0) for t in fractions] + [0.0]
@@ -115,11 +129,9 @@ def directional_effective(domain, conductivities: dict[int, float], sigma_ref: f
         if axis >= dim:
             raise ValueError(f"direction {name!r} does not exist in a {dim}D domain")
         start = time.perf_counter()
-        run = solve_potential(domain, conductivities, axis=axis, floating=True,
-                              petsc_options=petsc_options or IMAGE_SOLVER)
-        result = figures(domain, run, sigma_ref)
+        sigma_eff, length, area = solve(axis)
         seconds = time.perf_counter() - start
-        relative = result.sigma_eff / sigma_ref
+        relative = sigma_eff / sigma_ref
         percolates = relative > BLOCKED
         eps_span = eps * spanning[axis] if spanning and axis in spanning else None
 
@@ -127,7 +139,7 @@ def directional_effective(domain, conductivities: dict[int, float], sigma_ref: f
             return value / relative if percolates and value is not None else None
 
         rows.append({
-            "direction": name, "percolates": percolates, "sigma_eff_S_m": result.sigma_eff,
+            "direction": name, "percolates": percolates, "sigma_eff_S_m": sigma_eff,
             "sigma_ref_S_m": sigma_ref, "relative_conductivity": relative,
             "macmullin_number": over(1.0), "conducting_fraction": eps,
             "tortuosity_factor": over(eps), "spanning_fraction": eps_span,
@@ -138,8 +150,7 @@ def directional_effective(domain, conductivities: dict[int, float], sigma_ref: f
             "wiener_lower": wiener_lower / sigma_ref, "wiener_upper": wiener_upper / sigma_ref,
             "bruggeman_relation": eps ** (1.5 if dim == 3 else 2.0) if single else None,
             "effective_medium": effective_medium(phis, sigmas, dim) / sigma_ref,
-            "length_m": result.height, "area_m": cross_section(domain, axis),
-            "solve_seconds": seconds,
+            "length_m": length, "area_m": area, "solve_seconds": seconds,
         })
     return rows
 

@@ -35,7 +35,7 @@ from femsolver.imaging import labels as roles
 from femsolver.meshtags import tags_from_owned
 
 # Corners of the unit cube in dolfinx's (lexicographic, x fastest) order, as (a0, a1, a2) = (z, y, x)
-_CORNERS = {2: np.array([(0, 0), (0, 1), (1, 0), (1, 1)]),
+CORNERS = {2: np.array([(0, 0), (0, 1), (1, 0), (1, 1)]),
             3: np.array([(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1),
                          (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)])}
 # Kuhn split: simplices along the diagonal from corner 0 to the last corner
@@ -69,7 +69,7 @@ class Grid:
         return (corner * self.spacing)[:, ::-1]  # array axes (z, y, x) -> coordinates (x, y, z)
 
 
-def _group_table(dim: int) -> np.ndarray:
+def group_table(dim: int) -> np.ndarray:
     """table[mask, p]: the lowest block position face-connected to position p through the
     meshed positions of `mask` (bit p: the voxel at position p is meshed)."""
     n = 2 ** dim
@@ -87,10 +87,10 @@ def _group_table(dim: int) -> np.ndarray:
     return table
 
 
-_GROUPS = {dim: _group_table(dim) for dim in (2, 3)}
+GROUPS = {dim: group_table(dim) for dim in (2, 3)}
 
 
-class _SplitNodes:
+class SplitNodes:
     """Node numbers (g 2^dim + p, module docstring) of voxel corners of a slab."""
 
     def __init__(self, meshed: np.ndarray, below, above, k0: int, grid: Grid):
@@ -103,18 +103,25 @@ class _SplitNodes:
                 pad[(index, *inner[1:])] = plane
         # mask of the 2^dim voxels around each node of planes [k0, k1]
         self.mask = np.zeros([m - 1 for m in pad.shape], dtype=np.int64)
-        for p, d in enumerate(_CORNERS[dim]):
+        for p, d in enumerate(CORNERS[dim]):
             window = tuple(slice(a, a + m - 1) for a, m in zip(d, pad.shape))
             self.mask |= pad[window].astype(np.int64) << p
         self.k0, self.grid = k0, grid
+
+    def masks(self, voxels: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """(voxels, offsets) meshed-voxel masks around the corners voxel + offset, voxels given
+        by their slab index (a0 - k0, a1[, a2])."""
+        local = voxels[:, None, :] + offsets[None]
+        flat = np.ravel_multi_index(tuple(np.moveaxis(local, -1, 0)), self.mask.shape)
+        return self.mask.reshape(-1).take(flat)  # take: faster than indexing by a tuple
 
     def ids(self, voxels: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """(voxels, offsets) node numbers of the corners voxel + offset, voxels given by their
         slab index (a0 - k0, a1[, a2]) and meshed."""
         dim = self.grid.dim
-        local = voxels[:, None, :] + offsets[None]
         position = np.ravel_multi_index(tuple((1 - offsets).T), (2,) * dim)  # voxel in block
-        group = _GROUPS[dim][self.mask[tuple(np.moveaxis(local, -1, 0))], position[None]]
+        group = GROUPS[dim][self.masks(voxels, offsets), position[None]]
+        local = voxels[:, None, :] + offsets[None]
         local[..., 0] += self.k0
         return self.grid.node(local) * 2 ** dim + group
 
@@ -129,10 +136,10 @@ def voxel_mesh(codes: np.ndarray, below: np.ndarray | None, above: np.ndarray | 
     """
     dim = grid.dim
     void = roles.CODES["void"]
-    split = _SplitNodes(codes != void, None if below is None else below != void,
+    split = SplitNodes(codes != void, None if below is None else below != void,
                         None if above is None else above != void, k0, grid)
     voxels = np.argwhere(codes != void)  # local (a0 - k0, a1[, a2])
-    corners = split.ids(voxels, _CORNERS[dim])  # (voxels, 2^dim)
+    corners = split.ids(voxels, CORNERS[dim])  # (voxels, 2^dim)
     per_voxel = len(_SIMPLICES[dim]) if simplices else 1
     cells = corners[:, _SIMPLICES[dim]].reshape(-1, dim + 1) if simplices else corners
     values = np.repeat(roles.cell_tags(codes[tuple(voxels.T)]), per_voxel)
@@ -140,7 +147,7 @@ def voxel_mesh(codes: np.ndarray, below: np.ndarray | None, above: np.ndarray | 
 
     k1 = k0 + codes.shape[0]
     last = comm.rank == comm.size - 1
-    numbering = _UsedNodes(cells, k0, k1 + 1 if last else k1, grid, comm)
+    numbering = UsedNodes(cells, k0, k1 + 1 if last else k1, grid, comm)
     cells = numbering.renumber(cells)
     x = grid.coordinates(k0, k1 + 1 if last else k1)[numbering.used // 2 ** dim]
     element = basix.ufl.element("Lagrange", _CELL_TYPE[dim, simplices], 1, shape=(dim,))
@@ -166,7 +173,7 @@ def voxel_mesh(codes: np.ndarray, below: np.ndarray | None, above: np.ndarray | 
     return mesh, cell_tags, facet_tags
 
 
-class _UsedNodes:
+class UsedNodes:
     """Contiguous numbers for the grid nodes that cells use (dolfinx needs every node it is
     given to be in a cell; void voxels leave nodes unused). Rank r numbers the used nodes of
     its node planes [k0, k_end); the plane above (the next rank's first) is numbered there."""
@@ -192,9 +199,10 @@ class _UsedNodes:
 
     def renumber(self, nodes: np.ndarray) -> np.ndarray:
         local = nodes - self.start
-        mine = local < len(self.number)
-        return np.where(mine, self.number[np.where(mine, local, 0)],
-                        self.above[np.where(mine, 0, local - len(self.number))])
+        beyond = local >= len(self.number)
+        numbers = self.number.take(np.where(beyond, 0, local))
+        numbers[beyond] = self.above.take(local[beyond] - len(self.number))
+        return numbers
 
 
 def _slab_partitioner(plane: np.ndarray, planes: int):
@@ -228,7 +236,7 @@ def _face_corners(dim: int, axis: int) -> np.ndarray:
     return offsets
 
 
-def _facet_nodes(split: _SplitNodes, voxels: np.ndarray, axis: int, side: int,
+def _facet_nodes(split: SplitNodes, voxels: np.ndarray, axis: int, side: int,
                  simplices: bool) -> np.ndarray:
     """Facets (rows of node numbers) of the given meshed voxels' faces normal to `axis`, at their
     low (side 0) or high (side 1) end: one quadrilateral / segment each, or the Kuhn split's two
@@ -241,7 +249,7 @@ def _facet_nodes(split: _SplitNodes, voxels: np.ndarray, axis: int, side: int,
     return nodes
 
 
-def _tagged_facets(codes, above, split: _SplitNodes, simplices: bool):
+def _tagged_facets(codes, above, split: SplitNodes, simplices: bool):
     """Node numbers and tags of the tagged facets whose lower voxel is in this slab (and of the
     outer faces of this slab's voxels)."""
     dim, n = split.grid.dim, split.grid.shape
