@@ -19,6 +19,7 @@ from femsolver.measures import measure
 from femsolver.mesh import build_domain
 from femsolver.plating.remesh import _coarsen, _volume
 from femsolver.verification import plating_conservation as conservation
+from geometries.li_foil import LiFoilGeometry
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 M_OVER_RHO_F = 6.941e-3 / (534.0 * 96485.33212)
@@ -46,6 +47,15 @@ def test_foil_section_is_a_cylinder_with_one_disc_site_on_the_axis():
     r = ufl.SpatialCoordinate(domain.mesh)[0]
     assert integral(r * ds(tags.WORKING_ACTIVE)) == pytest.approx(2 * np.pi * a ** 3 / 3,
                                                                   rel=1e-12)
+
+
+@pytest.mark.parametrize("keys", [{"dimension": 3}, {"surface": "prs"},
+                                  {"active_fraction": 0.1}, {"site_width": 200e-9}])
+def test_axisymmetric_foil_is_one_bare_site_on_the_axis_of_a_2d_section(keys):
+    with pytest.raises(ValueError, match="axisymmetric|site_width"):
+        LiFoilGeometry(axisymmetric=True, width=100e-9, **keys)
+    assert LiFoilGeometry(axisymmetric=True, width=100e-9).resolved_active_fraction == (
+        pytest.approx(0.01, rel=1e-14))
 
 
 def test_remesh_node_removal_keeps_the_swept_volume():
