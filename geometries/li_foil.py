@@ -9,9 +9,10 @@ electrolyte above, the flat counter electrode at the top. Three surface states:
   The exposed particle surface and the uncovered flat parts of the sites are active.
 - ers: ERS@Li, fully reconstructed: particles present and the whole interface active.
 
-`axisymmetric = true` (bare only): the (r, z) section of a cylindrical cell of radius `width`
+`axisymmetric = true` (bare or prs): the (r, z) section of a cylindrical cell of radius `width`
 (x = r >= 0, the axis at r = 0 a symmetry boundary) with one circular active site of diameter
-`site_width` centred on the axis; the active fraction is then (site_width / (2 width))^2.
+`site_width` centred on the axis (prs: carrying a particle, a sphere on the axis); the active
+fraction is then (site_width / (2 width))^2.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class LiFoilGeometry:
         0.5, "fraction of the particle diameter below the flat surface, 1", at_least=0, below=1)
     axisymmetric: bool = param(
         False, "2D only: (r, z) section of a cylindrical cell of radius `width`, x = r, with one "
-        "circular active site of diameter `site_width` on the axis (surface = 'bare')")
+        "circular active site of diameter `site_width` on the axis (surface bare, or prs: with "
+        "its particle)")
     seed: int = param(1, "random seed for site_layout = random", nonnegative=True)
     mesh_electrode: bool | None = param(
         None, "mesh the Li slab and the particles' insides (default: only for a resolved "
@@ -78,10 +80,11 @@ class LiFoilGeometry:
 
     def __post_init__(self):
         check_keys(self, "geometry")
-        if self.axisymmetric and (self.dimension != 2 or self.surface != "bare"
+        if self.axisymmetric and (self.dimension != 2 or self.surface == "ers"
                                   or self.active_fraction is not None):
             raise ValueError("'geometry.axisymmetric' needs dimension = 2 and surface = 'bare' "
-                             "without active_fraction (one site of site_width on the axis)")
+                             "or 'prs' without active_fraction (one site of site_width on the "
+                             "axis)")
         if self.axisymmetric and self.site_width / 2 >= self.width:
             raise ValueError("'geometry.site_width' / 2 must be below the cell radius "
                              "'geometry.width' for an axisymmetric foil")
@@ -164,7 +167,7 @@ class LiFoilGeometry:
         section = self.width if self.dimension == 2 else self.projected_area  # what is meshed
         if self.electrode_meshed:  # whole particle surfaces, meshed on both sides
             volume = section * (self.electrolyte_height + self.electrode_thickness)
-            surface = section + count * sphere_measure(self.dimension, r)
+            surface = section + count * sphere_measure(self.dimension, r, self.axisymmetric)
             return MeshExtent(self.dimension, volume, surface, 0.0, h_fine, h_bulk)
         # The electrolyte alone: the flat surface less the particles' footprints, plus their
         # exposed caps, graded on the electrolyte side only. The centre is r (1 - 2 e) high.
@@ -173,6 +176,8 @@ class LiFoilGeometry:
             exposed, footprint = 2 * r * math.acos(-height / r), 2 * math.sqrt(r**2 - height**2)
         else:
             exposed, footprint = 2 * math.pi * r * (r + height), math.pi * (r**2 - height**2)
+        if self.axisymmetric:  # the section holds half of the particle's circle
+            exposed, footprint = exposed / 2, footprint / 2
         surface = section + count * (exposed - footprint)
         return MeshExtent(self.dimension, section * self.electrolyte_height, surface,
                           0.0, h_fine, h_bulk, one_sided=surface)
@@ -206,8 +211,10 @@ def layout(params: LiFoilGeometry) -> Layout:
             f"{site:g} nm; raise geometry.active_fraction or lower geometry.site_width")
     # Closest a centre may come to a wall: half a site, or a particle radius plus the gap
     margin = max(min_side / 2, diameter / 2 + gap if min_distance else 0.0)
-    if params.axisymmetric:  # the one site on the axis
-        return Layout(sites=np.zeros((1, 1)), particles=np.empty((0, dim)))
+    if params.axisymmetric:  # the one site on the axis, and its particle (prs)
+        height = diameter / 2 - params.particle_embedding * diameter
+        particles = [[0.0, height]] if params.surface == "prs" else []
+        return Layout(sites=np.zeros((1, 1)), particles=np.array(particles).reshape(-1, dim))
     if params.site_layout == "regular":
         centres = _regular(count, extent)
         _check_regular(centres, extent, margin, min_side, min_distance, params)
@@ -332,7 +339,12 @@ def _slab(occ, dim: int, width: float, depth: float, bottom: float, height: floa
     return (3, occ.addBox(0, 0, bottom, width, depth, height))
 
 
-def _particle(occ, dim: int, centre: np.ndarray, radius: float):
+def _particle(occ, dim: int, centre: np.ndarray, radius: float, axisymmetric: bool = False):
+    """A disk (2D; in axisymmetry its half at r >= 0, on the axis) or a sphere (3D)."""
+    if axisymmetric:
+        disk = occ.addDisk(centre[0], centre[1], 0, radius, radius)
+        half = occ.addRectangle(0, centre[1] - radius, 0, radius, 2 * radius)
+        return occ.intersect([(2, disk)], [(2, half)])[0][0]
     if dim == 2:
         return (2, occ.addDisk(centre[0], centre[1], 0, radius, radius))
     return (3, occ.addSphere(*centre, radius))
@@ -363,7 +375,7 @@ def build(model, params: LiFoilGeometry, mesh) -> None:
     meshed = params.electrode_meshed
     electrolyte = [_slab(occ, dim, width, depth, 0, height)]
     electrode = [_slab(occ, dim, width, depth, -thickness, thickness)] if meshed else []
-    particles = [_particle(occ, dim, c, radius) for c in features.particles]
+    particles = [_particle(occ, dim, c, radius, params.axisymmetric) for c in features.particles]
     sites = [_site(occ, dim, c, params.site_width * NM, params.axisymmetric)
              for c in features.sites]
     if particles:
