@@ -1,10 +1,11 @@
-"""A new electrolyte mesh from the present boundary (2D), and the fields carried over.
+"""A new electrolyte mesh from the present boundary (2D and axisymmetric), and the fields
+carried over.
 
 The boundary polyline is kept node for node (every node a gmsh point, every facet a gmsh line
 with its tag), so the electrolyte keeps its volume and the Li its plated volume exactly;
 lines longer than the size field asks for are split. Working-surface nodes next to a facet
 shorter than half the interface size are dropped, and a neighbour moves to keep the area
-(`_coarsen`): that is where a deposit's foot has covered the blocking surface, and where the
+(in axisymmetry the volume of revolution; `_coarsen`): that is where a deposit's foot has covered the blocking surface, and where the
 surface folds into a concave corner.
 The concentration is interpolated and shifted by one constant so that the salt inventory is
 the same as before; the potentials are interpolated as Newton's starting point.
@@ -74,8 +75,9 @@ def _coarsen(ids, xy, kinds, short: float, axisymmetric: bool = False):
     surface turns sharply (a cusp) or that came within short/2 of a side wall (only the wall's
     own node may lie there), keeping the polygon's area (in axisymmetry the volume it sweeps):
     where the removed node was not on a straight line, a neighbour of its own kind moves along
-    the normal of its new facets by what the removal took. Short facets are where a deposit's foot covered the blocking surface and
-    where the surface folds into itself in a concave corner."""
+    the normal of its new facets by what the removal took. Short facets are where a deposit's
+    foot covered the blocking surface and where the surface folds into itself in a concave
+    corner."""
     xy = xy.copy()
     keep = np.ones(len(ids), dtype=bool)
     walls = xy[:, 0].min(), xy[:, 0].max()
