@@ -130,3 +130,27 @@ def test_prs_particle_on_the_axis_grows_with_li_and_salt_kept():
         assert salt(stepper.problem) == pytest.approx(inventory, rel=1e-10)
     finally:
         stepper.close()
+
+
+def test_planar_disc_cell_grows_by_q_m_over_rho_f(shared_dir):
+    """geometry.axisymmetric on the planar family: a disc electrode of radius 100 nm grows
+    uniformly by Q M/(rho F), the counter electrode recedes as much (its area is pi R^2)."""
+    case = api.load({"name": "disc", "geometry": {"kind": "planar", "length": 400e-9,
+                                                   "width": 100e-9, "axisymmetric": True},
+                     "mesh": {"h_interface": 20e-9, "h_bulk": 50e-9},
+                     "control": {"plated_charge_C_m2": 100.0},
+                     "time": {"end": 100.0, "dt": 0.5, "dt_max": 2.0},
+                     "plating": {"enabled": True},
+                     "output": {"vtx": False, "pictures": False, "checkpoint": False}},
+                    output=shared_dir / "disc")
+    summary = api.run(case).summary
+    assert summary["status"] == "complete", summary.get("error")
+    thickness = 100.0 * M_OVER_RHO_F
+    # Observed: thickness within 5.7e-14, height 5.1e-13, recession 1.7e-15, Li volume 5.6e-14,
+    # roughness 3.1e-13 of the thickness
+    assert summary["mean_thickness_m"] == pytest.approx(thickness, rel=1e-9)
+    assert summary["max_height_m"] == pytest.approx(thickness, rel=1e-9)
+    assert summary["rms_roughness_m"] < 1e-9 * thickness
+    assert summary["counter_recession_m"] == pytest.approx(thickness, rel=1e-9)
+    assert summary["deposited_volume"] == pytest.approx(np.pi * 100e-9 ** 2 * thickness,
+                                                        rel=1e-9)
