@@ -124,7 +124,8 @@ def test_prs_particle_on_the_axis_grows_with_li_and_salt_kept():
         stepper.start()
         for _ in stepper.steps():
             pass
-        # Observed: 3 remeshes, Li volume within 5.6e-13 of the charge's, salt kept to 1e-15
+        # Observed: 2 remeshes, Li volume within 1.5e-12 of the charge's, salt kept to 6e-16
+        # (the active area 0.8 % below the exact one: the arc is a polygon)
         assert stepper.remeshes >= 1
         assert stepper.deposited_volume == pytest.approx(stepper.plated_volume, rel=1e-9)
         assert salt(stepper.problem) == pytest.approx(inventory, rel=1e-10)
