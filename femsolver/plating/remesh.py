@@ -5,8 +5,8 @@ The boundary polyline is kept node for node (every node a gmsh point, every face
 with its tag), so the electrolyte keeps its volume and the Li its plated volume exactly;
 lines longer than the size field asks for are split. Working-surface nodes next to a facet
 shorter than half the interface size are dropped, and a neighbour moves to keep the area
-(in axisymmetry the volume of revolution; `_coarsen`): that is where a deposit's foot has covered the blocking surface, and where the
-surface folds into a concave corner.
+(in axisymmetry the volume of revolution; `_coarsen`): that is where a deposit's foot has
+covered the blocking surface, and where the surface folds into a concave corner.
 The concentration is interpolated and shifted by one constant so that the salt inventory is
 the same as before; the potentials are interpolated as Newton's starting point.
 """

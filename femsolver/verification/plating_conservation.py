@@ -42,9 +42,10 @@ Reference: the Li volume the charge stands for, Q W M/(rho F) (M/rho = 1.30e-5 m
 charge of the galvanostatic control, i W t; the initial salt inventory c0 |electrolyte|.
 
 Axisymmetric: the (r, z) section of a cylindrical cell of radius {RADIUS * 1e9:g} nm and height
-{DISC_HEIGHT * 1e9:g} nm with one active disc of diameter {DISC_SITE * 1e9:g} nm on the axis (1 %
-of the foil), the same h_interface and h_bulk = 25 nm, galvanostatic {DISC_CURRENT:g} A/m2 to {DISC_CHARGE:g} C/m2 (a
-deposit about 23 nm high). References: Q pi R^2 M/(rho F), i pi R^2 t, c0 pi R^2 H.
+{DISC_HEIGHT * 1e9:g} nm with one active disc of diameter {DISC_SITE * 1e9:g} nm on the
+axis (1 % of the foil), the same h_interface and h_bulk = 25 nm, galvanostatic
+{DISC_CURRENT:g} A/m2 to {DISC_CHARGE:g} C/m2 (a deposit about 23 nm high). References:
+Q pi R^2 M/(rho F), i pi R^2 t, c0 pi R^2 H.
 """
 
 

@@ -4,8 +4,9 @@ The electrolyte is meshed alone (the equipotential electrode is its lower bounda
 interface node moves at v = i M / (rho F), so the thickness after t is i t M / (rho F); the
 electrolyte loses exactly that volume (Li conservation, G4) and keeps its salt (G2). The same
 in axisymmetry, where the strip is the (r, z) section of a disc electrode of radius W in a
-cylindrical cell (volumes 2 pi r-weighted, G4 a cubic in s). Also the building block of the plating benchmarks: `electrolyte_box`, an electrolyte-only structured
-mesh with a surface `y = shape(x)`.
+cylindrical cell (volumes 2 pi r-weighted, G4 a cubic in s). Also the building block of the
+plating benchmarks: `electrolyte_box`, an electrolyte-only structured mesh with a surface
+`y = shape(x)`.
 """
 
 from __future__ import annotations
