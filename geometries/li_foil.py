@@ -8,6 +8,11 @@ electrolyte above, the flat counter electrode at the top. Three surface states:
 - prs: PRS@Li, a lithiated silica particle centred on every active site, fused with the Li.
   The exposed particle surface and the uncovered flat parts of the sites are active.
 - ers: ERS@Li, fully reconstructed: particles present and the whole interface active.
+
+`axisymmetric = true` (bare or prs): the (r, z) section of a cylindrical cell of radius `width`
+(x = r >= 0, the axis at r = 0 a symmetry boundary) with one circular active site of diameter
+`site_width` centred on the axis (prs: carrying a particle, a sphere on the axis); the active
+fraction is then (site_width / (2 width))^2.
 """
 
 from __future__ import annotations
@@ -63,6 +68,10 @@ class LiFoilGeometry:
         "in 2D, (width x depth) / (2 diameter)^2 in 3D; bare none)", nonnegative=True)
     particle_embedding: float = param(
         0.5, "fraction of the particle diameter below the flat surface, 1", at_least=0, below=1)
+    axisymmetric: bool = param(
+        False, "2D only: (r, z) section of a cylindrical cell of radius `width`, x = r, with one "
+        "circular active site of diameter `site_width` on the axis (surface bare, or prs: with "
+        "its particle)")
     seed: int = param(1, "random seed for site_layout = random", nonnegative=True)
     mesh_electrode: bool | None = param(
         None, "mesh the Li slab and the particles' insides (default: only for a resolved "
@@ -71,6 +80,14 @@ class LiFoilGeometry:
 
     def __post_init__(self):
         check_keys(self, "geometry")
+        if self.axisymmetric and (self.dimension != 2 or self.surface == "ers"
+                                  or self.active_fraction is not None):
+            raise ValueError("'geometry.axisymmetric' needs dimension = 2 and surface = 'bare' "
+                             "or 'prs' without active_fraction (one site of site_width on the "
+                             "axis)")
+        if self.axisymmetric and self.site_width / 2 >= self.width:
+            raise ValueError("'geometry.site_width' / 2 must be below the cell radius "
+                             "'geometry.width' for an axisymmetric foil")
         if self.depth is not None and self.dimension == 2:
             raise ValueError("'geometry.depth' only applies to dimension = 3")
         if self.surface == "ers" and self.resolved_active_fraction != 1:
@@ -99,7 +116,10 @@ class LiFoilGeometry:
 
     @property
     def projected_area(self) -> float:
-        """Projected area of the surface: m (width) in 2D, m2 in 3D."""
+        """Projected area of the surface: m (width) in 2D, m2 in 3D and in axisymmetry (the
+        disc of radius width)."""
+        if self.axisymmetric:
+            return math.pi * self.width ** 2
         return self.width if self.dimension == 2 else self.width * self.resolved_depth
 
     @property
@@ -107,6 +127,8 @@ class LiFoilGeometry:
         """Active fraction of the projected surface, 1."""
         if self.active_fraction is not None:
             return self.active_fraction
+        if self.axisymmetric:  # the disc of the one site on the axis
+            return (self.site_width / (2 * self.width)) ** 2
         return DEFAULT_ACTIVE_FRACTION[self.surface]
 
     @property
@@ -114,6 +136,8 @@ class LiFoilGeometry:
         """Number of active sites (ers: 0, the whole interface is active)."""
         if self.surface == "ers":
             return 0
+        if self.axisymmetric:
+            return 1
         site_area = self.site_width ** (self.dimension - 1)
         return round(self.resolved_active_fraction * self.projected_area / site_area)
 
@@ -140,9 +164,10 @@ class LiFoilGeometry:
         """The surface (and the particles on it) graded; the electrode slab if it is meshed."""
         h_fine, h_bulk = (h / NM for h in mesh_sizes(self.reference_length, mesh))
         count, r = self.resolved_particle_count, self.particle_diameter / 2
+        section = self.width if self.dimension == 2 else self.projected_area  # what is meshed
         if self.electrode_meshed:  # whole particle surfaces, meshed on both sides
-            volume = self.projected_area * (self.electrolyte_height + self.electrode_thickness)
-            surface = self.projected_area + count * sphere_measure(self.dimension, r)
+            volume = section * (self.electrolyte_height + self.electrode_thickness)
+            surface = section + count * sphere_measure(self.dimension, r, self.axisymmetric)
             return MeshExtent(self.dimension, volume, surface, 0.0, h_fine, h_bulk)
         # The electrolyte alone: the flat surface less the particles' footprints, plus their
         # exposed caps, graded on the electrolyte side only. The centre is r (1 - 2 e) high.
@@ -151,8 +176,10 @@ class LiFoilGeometry:
             exposed, footprint = 2 * r * math.acos(-height / r), 2 * math.sqrt(r**2 - height**2)
         else:
             exposed, footprint = 2 * math.pi * r * (r + height), math.pi * (r**2 - height**2)
-        surface = self.projected_area + count * (exposed - footprint)
-        return MeshExtent(self.dimension, self.projected_area * self.electrolyte_height, surface,
+        if self.axisymmetric:  # the section holds half of the particle's circle
+            exposed, footprint = exposed / 2, footprint / 2
+        surface = section + count * (exposed - footprint)
+        return MeshExtent(self.dimension, section * self.electrolyte_height, surface,
                           0.0, h_fine, h_bulk, one_sided=surface)
 
 
@@ -184,6 +211,10 @@ def layout(params: LiFoilGeometry) -> Layout:
             f"{site:g} nm; raise geometry.active_fraction or lower geometry.site_width")
     # Closest a centre may come to a wall: half a site, or a particle radius plus the gap
     margin = max(min_side / 2, diameter / 2 + gap if min_distance else 0.0)
+    if params.axisymmetric:  # the one site on the axis, and its particle (prs)
+        height = diameter / 2 - params.particle_embedding * diameter
+        particles = [[0.0, height]] if params.surface == "prs" else []
+        return Layout(sites=np.zeros((1, 1)), particles=np.array(particles).reshape(-1, dim))
     if params.site_layout == "regular":
         centres = _regular(count, extent)
         _check_regular(centres, extent, margin, min_side, min_distance, params)
@@ -308,16 +339,23 @@ def _slab(occ, dim: int, width: float, depth: float, bottom: float, height: floa
     return (3, occ.addBox(0, 0, bottom, width, depth, height))
 
 
-def _particle(occ, dim: int, centre: np.ndarray, radius: float):
+def _particle(occ, dim: int, centre: np.ndarray, radius: float, axisymmetric: bool = False):
+    """A disk (2D; in axisymmetry its half at r >= 0, on the axis) or a sphere (3D)."""
+    if axisymmetric:
+        disk = occ.addDisk(centre[0], centre[1], 0, radius, radius)
+        half = occ.addRectangle(0, centre[1] - radius, 0, radius, 2 * radius)
+        return occ.intersect([(2, disk)], [(2, half)])[0][0]
     if dim == 2:
         return (2, occ.addDisk(centre[0], centre[1], 0, radius, radius))
     return (3, occ.addSphere(*centre, radius))
 
 
-def _site(occ, dim: int, centre: np.ndarray, side: float):
-    """Active site on the flat surface: a segment (2D) or a square (3D)."""
+def _site(occ, dim: int, centre: np.ndarray, side: float, axisymmetric: bool = False):
+    """Active site on the flat surface: a segment (2D) or a square (3D); in axisymmetry the
+    radius of the disc on the axis, from r = 0 to side / 2."""
     if dim == 2:
-        ends = [occ.addPoint(centre[0] + s * side / 2, 0, 0) for s in (-1, 1)]
+        ends = [occ.addPoint(max(centre[0] + s * side / 2, 0.0 if axisymmetric else -np.inf),
+                             0, 0) for s in (-1, 1)]
         return (1, occ.addLine(*ends))
     return (2, occ.addRectangle(centre[0] - side / 2, centre[1] - side / 2, 0, side, side))
 
@@ -337,8 +375,9 @@ def build(model, params: LiFoilGeometry, mesh) -> None:
     meshed = params.electrode_meshed
     electrolyte = [_slab(occ, dim, width, depth, 0, height)]
     electrode = [_slab(occ, dim, width, depth, -thickness, thickness)] if meshed else []
-    particles = [_particle(occ, dim, c, radius) for c in features.particles]
-    sites = [_site(occ, dim, c, params.site_width * NM) for c in features.sites]
+    particles = [_particle(occ, dim, c, radius, params.axisymmetric) for c in features.particles]
+    sites = [_site(occ, dim, c, params.site_width * NM, params.axisymmetric)
+             for c in features.sites]
     if particles:
         if sites:  # the part of a site under its particle is inside the electrode
             sites, _ = occ.cut(sites, particles, removeTool=False)

@@ -3,10 +3,13 @@
 A thin strip (2D) or square column (3D) that behaves as a 1D cell: the reference problem
 for the solver (analytic limiting current, ohmic drop). The working-electrode slab lies below
 y = 0 (z = 0 in 3D), the counter electrode is the top of the electrolyte at y = length.
+`axisymmetric = true`: the strip is the (r, z) section of a cylindrical cell of radius `width`
+(x = r, the axis at r = 0), its electrodes discs.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from femsolver.schema import check_keys, param
@@ -26,6 +29,8 @@ class PlanarGeometry:
     electrode_thickness: float | None = param(
         None, "thickness of the working-electrode slab below y = 0, m (default: length / 10)",
         positive=True)
+    axisymmetric: bool = param(False, "2D only: (r, z) section of a cylindrical cell of radius "
+                               "`width`, x = r")
     mesh_electrode: bool | None = param(
         None, "mesh the working-electrode slab (default: only for a resolved electrode, "
         "electrode.equipotential = false; otherwise its surface is a boundary of the "
@@ -33,6 +38,8 @@ class PlanarGeometry:
 
     def __post_init__(self):
         check_keys(self, "geometry")
+        if self.axisymmetric and self.dimension != 2:
+            raise ValueError("'geometry.axisymmetric' needs dimension = 2")
 
     @property
     def reference_length(self) -> float:
@@ -53,7 +60,9 @@ class PlanarGeometry:
 
     @property
     def projected_area(self) -> float:
-        """Projected electrode area: m (width) in 2D, m2 in 3D."""
+        """Projected electrode area: m (width) in 2D, m2 in 3D and axisymmetric (a disc)."""
+        if self.axisymmetric:
+            return math.pi * self.resolved_width ** 2
         return self.resolved_width ** (self.dimension - 1)
 
 
@@ -66,7 +75,7 @@ class PlanarGeometry:
     def mesh_extent(self, mesh) -> MeshExtent:
         """Both electrodes graded; the electrode slab if it is meshed."""
         h_fine, h_bulk = (h / NM for h in mesh_sizes(self.reference_length, mesh))
-        area = self.projected_area
+        area = self.resolved_width ** (self.dimension - 1)  # of the meshed section
         slab = self.resolved_electrode_thickness if self.electrode_meshed else 0.0
         return MeshExtent(self.dimension, area * (self.length + slab), 2 * area, 0.0, h_fine,
                           h_bulk, one_sided=0.0 if self.electrode_meshed else area)

@@ -13,13 +13,29 @@ from femsolver.physics.constants import FARADAY
 
 class MovingMesh:
     """What the salt balance of a moving mesh reads: the mesh velocity w (P1 vector, m/s) and,
-    per cell, |K^n| / |K^{n+1}|, its volume before the step over its volume after (DG0)."""
+    per cell, |K^n| / |K^{n+1}|, its volume before the step over its volume after (DG0).
 
-    def __init__(self, mesh):
+    Axisymmetric (`radius` is the parent mesh's r = x[0]): also the nodes' radii before the
+    step (P1), since the weight 2 pi r of the old integral is not the new cell's."""
+
+    def __init__(self, mesh, radius=None):
         dim = mesh.geometry.dim
         self.velocity = fem.Function(fem.functionspace(mesh, ("Lagrange", 1, (dim,))), name="w")
         self.volume_ratio = fem.Function(fem.functionspace(mesh, ("DG", 0)), name="ratio")
         self.volume_ratio.x.array[:] = 1.0
+        self.radius = radius
+        self.old_radius = None
+        if radius is not None:
+            self.old_radius = fem.Function(fem.functionspace(mesh, ("Lagrange", 1)), name="r_n")
+            self.old_radius.interpolate(lambda x: x[0])
+
+    def carried(self):
+        """The factor that carries the old state's integral over the old cells to the new ones
+        (G2): |K^n| / |K^{n+1}|, times r^n / r^{n+1} at the same reference point in
+        axisymmetry (the measure's 2 pi r^{n+1} then makes it 2 pi r^n, exactly)."""
+        if self.radius is None:
+            return self.volume_ratio
+        return self.volume_ratio * self.old_radius / self.radius
 
 
 def plating_velocity(i_working, n, test, molar_volume: float, dA):
@@ -32,14 +48,15 @@ def plating_velocity(i_working, n, test, molar_volume: float, dA):
     return molar_volume / FARADAY * i_working * ufl.inner(n, test) * dA
 
 
-def salt_time_derivative(u, u_n, a0, a1, volume_ratio):
+def salt_time_derivative(u, u_n, a0, a1, carried):
     """(G2) BDF1 rate of c/c0 = 1 + u for the integral over cells that move with the mesh.
 
     The old state's integral over the old cells equals its integral over the new cells times
-    |K^n| / |K^{n+1}| (exact for affine cells: basis functions ride on the reference cell), so
-    d/dt of the integral of (1 + u) v is [a0 (1 + u) + a1 ratio (1 + u_n)] v on the new mesh.
+    `carried` (MovingMesh.carried; exact for affine cells: basis functions ride on the
+    reference cell), so d/dt of the integral of (1 + u) v is
+    [a0 (1 + u) + a1 carried (1 + u_n)] v on the new mesh.
     """
-    return a0 * (1 + u) + a1 * volume_ratio * (1 + u_n)
+    return a0 * (1 + u) + a1 * carried * (1 + u_n)
 
 
 def salt_advection(u, w, v, dx):

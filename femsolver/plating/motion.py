@@ -41,6 +41,15 @@ def cell_volumes(x: np.ndarray, cells: np.ndarray, dim: int) -> np.ndarray:
     return np.linalg.det(edges) / (2.0 if dim == 2 else 6.0)
 
 
+def body_volumes(x: np.ndarray, cells: np.ndarray, dim: int, axisymmetric: bool) -> np.ndarray:
+    """Volumes of the cells' bodies, m^3 (m^dim in plane): in axisymmetry the ring a triangle
+    sweeps about the axis, 2 pi r_centroid |K| (Pappus)."""
+    volume = cell_volumes(x, cells, dim)
+    if axisymmetric:
+        volume = volume * 2 * np.pi * x[cells][:, :, 0].mean(axis=1)
+    return volume
+
+
 def cell_quality(x: np.ndarray, cells: np.ndarray, dim: int, orientation: np.ndarray):
     """Shape quality of each simplex: 1 equilateral, 0 flat, negative if inverted (against its
     sign in `orientation`). 2D: 4 sqrt(3) A / sum l^2; 3D: 12 (3 V)^(2/3) / sum l^2."""
@@ -102,6 +111,7 @@ class MeshMotion:
         self.comm = p.domain.mesh.comm
         self.mesh = p.mesh_e
         self.dim = dim = self.mesh.geometry.dim
+        self.axisymmetric = p.domain.axisymmetric
         V, W = p.u.function_space, p.moving.velocity.function_space
         self.V, self.W = V, W
         self.molar_volume = plating.molar_mass / plating.density
@@ -302,9 +312,10 @@ class MeshMotion:
         return self.comm.allreduce(float(x.max()) if len(x) else -np.inf, op=MPI.MAX)
 
     def volume(self, x: np.ndarray) -> float:
-        """Electrolyte volume (area in 2D) with node coordinates x, m^dim."""
+        """Electrolyte volume (area in plane 2D) with node coordinates x, m^dim (m^3 in
+        axisymmetry)."""
         owned = self.mesh.topology.index_map(self.dim).size_local
-        local = np.sum(np.abs(cell_volumes(x, self.cells[:owned], self.dim)))
+        local = np.sum(np.abs(body_volumes(x, self.cells[:owned], self.dim, self.axisymmetric)))
         return self.comm.allreduce(float(local), op=MPI.SUM)
 
     def _moved(self, displacement: np.ndarray) -> np.ndarray:
@@ -316,17 +327,18 @@ class MeshMotion:
         """(G4) The factor s on the surface's displacements at which the electrolyte loses
         `plated` more than the counter's recession adds.
 
-        The volume of affine cells is a polynomial of degree dim in s: fit it exactly through
-        dim + 1 samples, then Newton from s = 1.
+        The volume of affine cells is a polynomial of degree dim in s (dim + 1 in axisymmetry:
+        the area times the centroid's radius): fit it exactly, then Newton from s = 1.
         """
         if plated == 0.0 or not np.any(surface):
             return 1.0
         before = self.volume(self.mesh.geometry.x)
         added = self.volume(self._moved(counter)) - before
-        samples = np.linspace(0.0, 1.5, self.dim + 1)
+        degree = self.dim + self.axisymmetric
+        samples = np.linspace(0.0, 1.5, degree + 1)
         loss = [before + added - self.volume(self._moved(counter + s * surface))
                 for s in samples]
-        polynomial = np.polynomial.Polynomial.fit(samples, loss, self.dim).convert()
+        polynomial = np.polynomial.Polynomial.fit(samples, loss, degree).convert()
         s = 1.0
         for _ in range(20):
             s -= (polynomial(s) - plated) / polynomial.deriv()(s)
@@ -344,6 +356,8 @@ class MeshMotion:
         ratio_dofs = moving.volume_ratio.function_space.dofmap.list.reshape(-1)
         moving.volume_ratio.x.array[ratio_dofs] = old / new
         moving.velocity.x.array[:] = (step.displacement / step.dt).reshape(-1)
+        if moving.old_radius is not None:  # r^n at the nodes, for G2's carried integral
+            moving.old_radius.x.array[:] = self.saved[self.node_of_dof, 0]
 
     def undo(self) -> None:
         """Back to the coordinates before the last move (a failed step)."""
@@ -360,8 +374,11 @@ class MeshMotion:
 
     def settle(self) -> None:
         """After an accepted step: no mesh velocity until the next move."""
-        self.problem.moving.velocity.x.array[:] = 0.0
-        self.problem.moving.volume_ratio.x.array[:] = 1.0
+        moving = self.problem.moving
+        moving.velocity.x.array[:] = 0.0
+        moving.volume_ratio.x.array[:] = 1.0
+        if moving.old_radius is not None:
+            moving.old_radius.x.array[:] = self.mesh.geometry.x[self.node_of_dof, 0]
 
     def worst_quality(self) -> float:
         """Smallest cell quality over the mesh (negative: a cell inverted)."""

@@ -3,7 +3,7 @@
 time, so the moving and remeshed mesh is drawn as it was), surface.png and plating.gif.
 
 Lengths in m, times in s, charges in C/m2 of projected area, volumes in m^dim (2D: m2 per m of
-depth). Heights are measured from the initial flat surface (y = 0, z = 0 in 3D).
+depth; axisymmetric: m3). Heights are measured from the initial flat surface (y = 0, z = 0 in 3D).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class PlatingOutputs:
     def __init__(self, stepper, case, directory: Path, write_fields: bool):
         self.stepper, self.case, self.directory = stepper, case, directory
         self.dim = stepper.domain.mesh.geometry.dim
+        self.axisymmetric = stepper.domain.axisymmetric
+        self.volume_dim = 3 if self.axisymmetric else self.dim  # of the volume columns
         self.width = case.geometry.width if self.dim == 2 else None
         h = case.mesh.h_interface or stepper.domain.reference_length / 500
         self.short = case.plating.short_distance or h
@@ -45,7 +47,7 @@ class PlatingOutputs:
 
     def _statistics(self) -> dict:
         interface = surface.boundary(self.stepper.domain).interface()
-        stats = surface.statistics(interface, self.dim, self.width)
+        stats = surface.statistics(interface, self.dim, self.width, self.axisymmetric)
         stats["interface"] = interface
         return stats
 
@@ -55,8 +57,8 @@ class PlatingOutputs:
         self.stats = self._statistics()
         return {**self.cell.metrics.step_row(t),
                 "plated_charge_C_m2": s.charge / area,
-                f"deposited_volume_m{self.dim}": s.deposited_volume,
-                f"charge_volume_m{self.dim}": s.plated_volume,
+                f"deposited_volume_m{self.volume_dim}": s.deposited_volume,
+                f"charge_volume_m{self.volume_dim}": s.plated_volume,
                 "mean_thickness_m": s.deposited_volume / area,
                 "rms_roughness_m": self.stats["rms_roughness_m"],
                 "max_height_m": self.stats["max_height_m"],
@@ -165,7 +167,7 @@ class PlatingOutputs:
                                                                               max(times)))
         fig.colorbar(mappable, ax=ax, label="time / s", fraction=0.03)
         ax.set_aspect("equal")
-        ax.set_xlabel("x / nm")
+        ax.set_xlabel("r / nm" if self.axisymmetric else "x / nm")
         ax.set_ylabel("height / nm")
         ax.set_title("Li surface over time")
         fig.tight_layout()

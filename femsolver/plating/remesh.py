@@ -1,11 +1,12 @@
-"""A new electrolyte mesh from the present boundary (2D), and the fields carried over.
+"""A new electrolyte mesh from the present boundary (2D and axisymmetric), and the fields
+carried over.
 
 The boundary polyline is kept node for node (every node a gmsh point, every facet a gmsh line
 with its tag), so the electrolyte keeps its volume and the Li its plated volume exactly;
 lines longer than the size field asks for are split. Working-surface nodes next to a facet
 shorter than half the interface size are dropped, and a neighbour moves to keep the area
-(`_coarsen`): that is where a deposit's foot has covered the blocking surface, and where the
-surface folds into a concave corner.
+(in axisymmetry the volume of revolution; `_coarsen`): that is where a deposit's foot has
+covered the blocking surface, and where the surface folds into a concave corner.
 The concentration is interpolated and shifted by one constant so that the salt inventory is
 the same as before; the potentials are interpolated as Newton's starting point.
 """
@@ -42,19 +43,41 @@ def _loop(nodes, points, kinds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return n[:, 0], p[:, 0] * NM, kinds[order]
 
 
-def _area(xy: np.ndarray) -> float:
-    """Signed area of a closed polygon (shoelace), nm2."""
+def _volume(xy: np.ndarray, axisymmetric: bool) -> float:
+    """Signed area of a closed polygon (shoelace), nm2; in axisymmetry the volume it sweeps
+    about the axis x = 0, 2 pi times its first moment in x (Pappus), nm3."""
     x, y = xy[:, 0], xy[:, 1]
-    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+    cross = x * np.roll(y, -1) - np.roll(x, -1) * y
+    if axisymmetric:
+        return 2 * np.pi / 6 * float(np.sum((x + np.roll(x, -1)) * cross))
+    return 0.5 * float(np.sum(cross))
 
 
-def _coarsen(ids, xy, kinds, short: float):
+def _restored(xy, keep, mover: int, direction: np.ndarray, target: float, axisymmetric: bool):
+    """Where `mover` goes along `direction` for the polygon xy[keep] to have the volume
+    `target`: the volume is linear (plane) or quadratic (axisymmetric) in the move, fitted
+    exactly through three samples, then Newton from no move."""
+    def volume(t):
+        trial = xy.copy()
+        trial[mover] += t * direction
+        return _volume(trial[keep], axisymmetric)
+
+    samples = np.array([-1.0, 0.0, 1.0])
+    polynomial = np.polynomial.Polynomial.fit(samples, [volume(t) for t in samples], 2).convert()
+    t = 0.0
+    for _ in range(20):
+        t -= (polynomial(t) - target) / polynomial.deriv()(t)
+    return xy[mover] + t * direction
+
+
+def _coarsen(ids, xy, kinds, short: float, axisymmetric: bool = False):
     """Remove working-surface nodes next to a facet shorter than `short` (nm), where the
     surface turns sharply (a cusp) or that came within short/2 of a side wall (only the wall's
-    own node may lie there), keeping the polygon's area: where the removed node was not on a straight line, a neighbour of its own
-    kind moves along the normal of its new facets by what the removal took (the area is linear
-    in each vertex). Short facets are where a deposit's foot covered the blocking surface and
-    where the surface folds into itself in a concave corner."""
+    own node may lie there), keeping the polygon's area (in axisymmetry the volume it sweeps):
+    where the removed node was not on a straight line, a neighbour of its own kind moves along
+    the normal of its new facets by what the removal took. Short facets are where a deposit's
+    foot covered the blocking surface and where the surface folds into itself in a concave
+    corner."""
     xy = xy.copy()
     keep = np.ones(len(ids), dtype=bool)
     walls = xy[:, 0].min(), xy[:, 0].max()
@@ -74,16 +97,19 @@ def _coarsen(ids, xy, kinds, short: float):
         at_wall = min(abs(xy[k, 0] - w) for w in walls) < short / 2
         if min(la, lb) >= short and a @ b > SHARP * la * lb and not at_wall:
             continue
-        area = _area(xy[keep])
+        volume = _volume(xy[keep], axisymmetric)
         keep[k] = False
-        lost = area - _area(xy[keep])
-        if abs(lost) <= COLLINEAR * short ** 2:
+        lost = volume - _volume(xy[keep], axisymmetric)
+        # A straight line: a change of round-off size (volume per area: 2 pi r at the node)
+        if abs(lost) <= COLLINEAR * short ** 2 * (2 * np.pi * max(xy[k, 0], short)
+                                                 if axisymmetric else 1.0):
             continue
         for mover in (after, before):  # a node between two facets of the removed one's kind
             left, right = neighbour(mover, -1), neighbour(mover, 1)
             if kinds[left] == kinds[mover] == kinds[k]:
-                gradient = 0.5 * np.array([xy[right, 1] - xy[left, 1], xy[left, 0] - xy[right, 0]])
-                moved = xy[mover] + lost * gradient / (gradient @ gradient)
+                normal = np.array([xy[right, 1] - xy[left, 1], xy[left, 0] - xy[right, 0]])
+                moved = _restored(xy, keep, mover, normal / np.linalg.norm(normal), volume,
+                                  axisymmetric)
                 inside = walls[0] + short / 2 < moved[0] < walls[1] - short / 2
                 if np.linalg.norm(moved - xy[mover]) < short and inside:  # a small move only
                     xy[mover] = moved
@@ -122,7 +148,7 @@ def remesh(domain: Domain, case, comm) -> Domain:
     edges = boundary(domain)
     h_min, h_max = mesh_sizes(domain.reference_length, case.mesh)
     ids, xy, kinds = _loop(edges.nodes, edges.points, edges.tags)
-    ids, xy, kinds = _coarsen(ids, xy, kinds, SHORT * h_min)
+    ids, xy, kinds = _coarsen(ids, xy, kinds, SHORT * h_min, domain.axisymmetric)
     mesh, cell_tags, facet_tags = gmsh_mesh(lambda: _build(xy, kinds, h_min, h_max), 2, comm,
                                             unit=NM)
     if facet_tags is None or mesh.topology.index_map(2).size_global == 0:

@@ -104,16 +104,20 @@ def height_map(points: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray
     return x, np.maximum(y.max(axis=0), vertical)
 
 
-def statistics(interface: Boundary, dim: int, width: float) -> dict:
+def statistics(interface: Boundary, dim: int, width: float, axisymmetric: bool = False) -> dict:
     """Height statistics of the interface, m: the top (max_height), the mean and rms deviation
-    of the height map (2D) or of the node heights (3D, no overhangs assumed)."""
+    of the height map (2D; in axisymmetry over the disc, weighted by r) or of the node heights
+    (3D, no overhangs assumed)."""
+    weights = None
     if dim == 2:
         points, _ = polyline(interface)
-        _, h = height_map(points, width)
+        r, h = height_map(points, width)
+        weights = r if axisymmetric else None
     else:
         h = interface.points[:, :, dim - 1].reshape(-1)
-    return {"max_height_m": float(h.max()), "mean_height_m": float(h.mean()),
-            "rms_roughness_m": float(h.std())}
+    mean = float(np.average(h, weights=weights))
+    return {"max_height_m": float(h.max()), "mean_height_m": mean,
+            "rms_roughness_m": float(np.sqrt(np.average((h - mean) ** 2, weights=weights)))}
 
 
 def wall_gap(points: np.ndarray, active: np.ndarray) -> float:

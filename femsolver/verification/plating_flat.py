@@ -2,9 +2,11 @@
 
 The electrolyte is meshed alone (the equipotential electrode is its lower boundary). Every
 interface node moves at v = i M / (rho F), so the thickness after t is i t M / (rho F); the
-electrolyte loses exactly that volume (Li conservation, G4) and keeps its salt (G2). Also the
-building block of the plating benchmarks: `electrolyte_box`, an electrolyte-only structured
-mesh with a surface `y = shape(x)`.
+electrolyte loses exactly that volume (Li conservation, G4) and keeps its salt (G2). The same
+in axisymmetry, where the strip is the (r, z) section of a disc electrode of radius W in a
+cylindrical cell (volumes 2 pi r-weighted, G4 a cubic in s). Also the building block of the
+plating benchmarks: `electrolyte_box`, an electrolyte-only structured mesh with a surface
+`y = shape(x)`.
 """
 
 from __future__ import annotations
@@ -38,14 +40,19 @@ Reference: every point of the surface moves at v = i M/(rho F) with M = 6.941e-3
 534 kg/m3 (M/rho = 1.30e-5 m3/mol): thickness = i t M/(rho F) = {I_APP * 20 * M_LI / RHO_LI /
 FARADAY * 1e9:.4f} nm after 20 s; the electrolyte loses the plated volume, the salt inventory
 (the integral of c) is unchanged.
+
+Axisymmetric: the same strip as the (r, z) section of a cylindrical cell of radius {W * 1e9:g} nm
+(r = x, the axis at x = 0 a symmetry boundary); the same thickness, the Li volume
+i pi W^2 t M/(rho F), the salt c0 pi W^2 H (every volume 2 pi r-weighted).
 """
 
 
 def electrolyte_box(width, height, nx, ny, shape=lambda x: 0.0 * x, active=lambda x: True,
-                    comm=MPI.COMM_WORLD) -> Domain:
+                    comm=MPI.COMM_WORLD, axisymmetric: bool = False) -> Domain:
     """Electrolyte-only structured triangle mesh over y from shape(x) to `height` (m): the
     working interface is the bottom (WORKING_ACTIVE where `active(midpoint)`, else
-    WORKING_BLOCKING), the counter electrode the top, the sides x = 0, width."""
+    WORKING_BLOCKING), the counter electrode the top, the sides x = 0, width.
+    `axisymmetric`: the (r, z) section of a cylinder of radius `width` (x = r)."""
     msh = dmesh.create_rectangle(comm, [[0.0, 0.0], [width, height]], [nx, ny],
                                  cell_type=dmesh.CellType.triangle,
                                  ghost_mode=dmesh.GhostMode.shared_facet)
@@ -72,7 +79,9 @@ def electrolyte_box(width, height, nx, ny, shape=lambda x: 0.0 * x, active=lambd
     values = np.concatenate([np.full(len(f), t, dtype=np.int32) for t, f in groups.items()])
     order = np.argsort(facets)
     facet_tags = dmesh.meshtags(msh, tdim - 1, facets[order], values[order])
-    return Domain(msh, cell_tags, facet_tags, projected_area=width, reference_length=height)
+    return Domain(msh, cell_tags, facet_tags, reference_length=height,
+                  projected_area=np.pi * width ** 2 if axisymmetric else width,
+                  axisymmetric=axisymmetric)
 
 
 def plating_case(**sections):
@@ -92,26 +101,35 @@ def run_to_end(case, domain, comm) -> PlatingStepper:
     return stepper
 
 
+AXISYMMETRIC = f"Axisymmetric (r, z): a disc electrode of radius {W * 1e9:g} nm"
+
+
 def run(level: int, comm=MPI.COMM_WORLD) -> list[Row]:
+    return _rows(TITLE, level, comm, False) + _rows(AXISYMMETRIC, level, comm, True)
+
+
+def _rows(group: str, level: int, comm, axisymmetric: bool) -> list[Row]:
     end = 20.0
     case = plating_case(time={"end": end, "dt": 1.0, "dt_max": 2.0, "scheme": "bdf1"})
-    domain = electrolyte_box(W, H, 8, 32 * 2 ** level, comm=comm)
+    domain = electrolyte_box(W, H, 8, 32 * 2 ** level, comm=comm, axisymmetric=axisymmetric)
+    area = domain.projected_area  # W, or pi W^2
+    unit, formula = ("m3", "i pi W^2 t") if axisymmetric else ("m2 per m of depth", "i W t")
     stepper = run_to_end(case, domain, comm)
     try:
         y = boundary(stepper.domain).interface().points[:, :, 1]
         thickness = I_APP * end * M_LI / (RHO_LI * FARADAY)
-        plated = I_APP * W * end * M_LI / (RHO_LI * FARADAY)
+        plated = I_APP * area * end * M_LI / (RHO_LI * FARADAY)
         spread = float(y.max() - y.min())
-        salt_change = (salt(stepper.problem) - W * H) / (W * H)
+        salt_change = (salt(stepper.problem) - area * H) / (area * H)
         return [
-            Row(TITLE, "mean thickness (m) after 20 s", thickness, "i t M/(rho F)",
+            Row(group, "mean thickness (m) after 20 s", thickness, "i t M/(rho F)",
                 float(y.mean()), relative_error(float(y.mean()), thickness), "rel", 1e-9),
-            Row(TITLE, "spread of the surface height / thickness", 0.0, "uniform growth",
+            Row(group, "spread of the surface height / thickness", 0.0, "uniform growth",
                 spread / thickness, spread / thickness, "abs", 1e-9),
-            Row(TITLE, "Li volume: electrolyte volume lost (m2 per m of depth)", plated,
-                "i W t M/(rho F)", stepper.deposited_volume,
+            Row(group, f"Li volume: electrolyte volume lost ({unit})", plated,
+                f"{formula} M/(rho F)", stepper.deposited_volume,
                 relative_error(stepper.deposited_volume, plated), "rel", 1e-9),
-            Row(TITLE, "salt inventory change / inventory", 0.0, "closed cell: integral of c kept",
+            Row(group, "salt inventory change / inventory", 0.0, "closed cell: integral of c kept",
                 salt_change, abs(salt_change), "abs", 1e-10),
         ]
     finally:

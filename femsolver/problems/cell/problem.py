@@ -96,7 +96,9 @@ class CellProblem:
         el = case.electrolyte
         self.thermal_voltage = thermal_voltage(el.temperature)
         self.model = model = electrolyte_model(case, self.thermal_voltage)
-        self.scaling = Scaling(domain.reference_length, el.c0, model.reference_diffusivity, dim)
+        # An axisymmetric section's integrals are over the 3D body (2 pi r-weighted)
+        self.scaling = Scaling(domain.reference_length, el.c0, model.reference_diffusivity,
+                               3 if domain.axisymmetric else dim)
         # A steady closed cell fixes c only up to its inventory (E5): one more unknown.
         self.inventory = case.time.mode == "steady" and not el.reservoir_at_counter
         self.resolved = not case.electrode.equipotential
@@ -152,9 +154,10 @@ class CellProblem:
         # A steady solve has no storage term: leaving it out spares packing u_n, u_nn.
         steady = case.time.mode == "steady"
         u_dot = a0 * u + a1 * self.u_n + a2 * self.u_nn
-        self.moving = ale.MovingMesh(self.mesh_e) if moving else None
+        radius = ufl.SpatialCoordinate(msh)[0] if domain.axisymmetric else None
+        self.moving = ale.MovingMesh(self.mesh_e, radius) if moving else None
         if moving:
-            u_dot = ale.salt_time_derivative(u, self.u_n, a0, a1, self.moving.volume_ratio)
+            u_dot = ale.salt_time_derivative(u, self.u_n, a0, a1, self.moving.carried())
 
         # Kinetics at the working interface ('+' = electrolyte) and at the counter electrode.
         phi_s = side(V) + (self.psi("-") if self.resolved else 0)
