@@ -10,7 +10,8 @@ from femsolver import tags
 from femsolver.case import MeshParams, case_from_dict
 from femsolver.errors import CaseError, GeometryError
 from geometries import REGISTRY, family_of
-from geometries.li_foil import MIN_GAP, LiFoilGeometry, layout
+from geometries.foil_layout import MIN_GAP, layout
+from geometries.li_foil import LiFoilGeometry
 from geometries.planar import PlanarGeometry
 
 NM = 1e9

@@ -26,7 +26,8 @@ from femsolver.outputs import regions
 from femsolver.outputs.regions import plot_regions
 from geometries import REGISTRY, GeometryFamily
 from geometries.core_shell import CoreShellGeometry
-from geometries.li_foil import LiFoilGeometry, layout
+from geometries.foil_layout import layout
+from geometries.li_foil import LiFoilGeometry
 from geometries.planar import PlanarGeometry
 from helpers import integrate
 
