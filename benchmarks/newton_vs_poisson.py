@@ -49,7 +49,8 @@ from femsolver import tags  # noqa: E402
 from femsolver.mesh import build_domain  # noqa: E402
 from femsolver.problems.cell.problem import CellProblem  # noqa: E402
 from femsolver.problems.regions import Region  # noqa: E402
-from femsolver.solver import NewtonSolver, bdf_coefficients, start_newton, time_steps  # noqa: E402
+from femsolver.solver import NewtonSolver, start_newton  # noqa: E402
+from femsolver.time_stepping import bdf_coefficients, time_steps  # noqa: E402
 
 EVENTS = ("SNESSolve", "SNESFunctionEval", "SNESJacobianEval", "PCSetUp")
 

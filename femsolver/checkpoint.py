@@ -2,7 +2,7 @@
 
 A checkpoint holds what a run needs to go on exactly as if it had not stopped: the mesh and its
 tags, the unknowns and the two previous concentration fields (BDF2), the time loop's state
-(time, next step, last step, step count; femsolver.solver.StepperState), Newton's round-off
+(time, next step, last step, step count; femsolver.time_stepping.StepperState), Newton's round-off
 floor, and the time series so far. The run's resolved case is stored beside it, and a restart
 refuses a case that differs in anything but time.end and output.* (naming the keys).
 
@@ -39,7 +39,7 @@ from femsolver.mesh import Domain
 from femsolver.meshtags import complete_ghosts
 from femsolver.outputs.tables import write_json
 from femsolver.provenance import differences, resolved_case
-from femsolver.solver import StepperState
+from femsolver.time_stepping import StepperState
 
 POINTER = "checkpoint.json"
 SLOTS = ("a", "b")

@@ -34,7 +34,8 @@ from femsolver.outputs import tables
 from femsolver.outputs.fields import ExportGroup, VTXExport, XDMFExport, mesh_bytes
 from femsolver.problems import build_problem
 from femsolver.rundir import RunDirectory, now_text
-from femsolver.solver import StepperState, start_newton, time_steps
+from femsolver.solver import start_newton
+from femsolver.time_stepping import StepperState, time_steps
 
 # Statuses of a run that ended with a result.
 CONVERGED = ("complete", "depleted", "cutoff", "shorted", "contact")

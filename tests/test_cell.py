@@ -9,7 +9,8 @@ from mpi4py import MPI
 from femsolver.physics.constants import thermal_voltage
 from femsolver.problems.cell.problem import CellProblem
 from femsolver import solver
-from femsolver.solver import start_newton, time_steps
+from femsolver.solver import start_newton
+from femsolver.time_stepping import time_steps
 from femsolver.verification.planar_steady import QUIET, T, limiting_current, planar, solve_steady
 
 

@@ -17,7 +17,7 @@ from femsolver.errors import GeometryError
 from femsolver.mesh import Domain, build_domain
 from femsolver.problems.particle.problem import ParticleProblem
 from femsolver.physics.constants import FARADAY, GAS_CONSTANT, thermal_voltage
-from femsolver.solver import time_steps
+from femsolver.time_stepping import time_steps
 from femsolver.verification import solving
 from femsolver.verification import sphere_diffusion as sd
 from femsolver.verification.domains import make_case

@@ -102,7 +102,7 @@ def test_restricted_diffusion_voltage_and_its_decay():
     the exact concentration, to the BDF2 error; it decays at pi^2 D/L^2; no current flows."""
     rows = restricted.run(0)
     check(rows)
-    # Observed with a BDF1 restart at t_r (one line in femsolver.solver.time_steps, tried by
+    # Observed with a BDF1 restart at t_r (one line in femsolver.time_stepping.time_steps, tried by
     # patching bdf_coefficients): 1.3e-3, 2.1e-4 relative at dt = tau/16, tau/32 (order 2.7).
     # Without it (BDF2 history carried across the interruption): 6 %, 3 % (order 1.08).
     title = restricted.TITLE

@@ -24,7 +24,7 @@ from femsolver import tags
 from femsolver.physics.constants import FARADAY
 from femsolver.physics.electrolyte import anion_flux
 from femsolver.problems.cell.problem import CellProblem
-from femsolver.solver import time_steps
+from femsolver.time_stepping import time_steps
 from femsolver.verification import Row, relative_error, solving
 from femsolver.verification.domains import rectangle_domain
 from femsolver.verification.planar_steady import (

@@ -13,7 +13,7 @@ import numpy as np
 from mpi4py import MPI
 
 from femsolver.problems.cell.problem import CellProblem
-from femsolver.solver import time_steps
+from femsolver.time_stepping import time_steps
 from femsolver.verification import Row, observed_rate, solving
 from femsolver.verification.domains import make_case, rectangle_domain
 

@@ -17,7 +17,7 @@ from mpi4py import MPI
 
 from femsolver.physics.constants import FARADAY
 from femsolver.problems.cell.problem import CellProblem
-from femsolver.solver import time_steps
+from femsolver.time_stepping import time_steps
 from femsolver.verification import Row, observed_rate, solving
 from femsolver.verification.planar_steady import (
     C0,

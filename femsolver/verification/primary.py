@@ -35,7 +35,7 @@ from femsolver.physics.constants import FARADAY, GAS_CONSTANT, thermal_voltage
 from femsolver.outputs.tables import gather
 from femsolver.problems.cell.outputs import InterfaceProbe
 from femsolver.problems.cell.problem import CellProblem
-from femsolver.solver import time_steps
+from femsolver.time_stepping import time_steps
 from femsolver.verification import Row, observed_rate, relative_error, solving
 from femsolver.verification.domains import make_case
 from geometries.li_foil import LiFoilGeometry

@@ -20,7 +20,7 @@ from mpi4py import MPI
 
 from femsolver.physics.constants import thermal_voltage
 from femsolver.problems.cell.problem import CellProblem
-from femsolver.solver import time_steps
+from femsolver.time_stepping import time_steps
 from femsolver.verification import Row, observed_rate, relative_error, solving
 from femsolver.verification.domains import integrate
 from femsolver.verification.planar_steady import (

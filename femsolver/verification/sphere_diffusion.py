@@ -23,7 +23,7 @@ from femsolver.materials.active import active_material
 from femsolver.mesh import Domain, gmsh_mesh
 from femsolver.problems.particle.problem import ParticleProblem
 from femsolver.physics.constants import FARADAY
-from femsolver.solver import time_steps
+from femsolver.time_stepping import time_steps
 from femsolver.verification import Row, observed_rate, solving
 from femsolver.verification.domains import make_case
 from geometries.common import NM
