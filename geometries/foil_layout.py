@@ -1,20 +1,17 @@
-"""Where the active sites and particles of a Li-foil surface go (geometries/li_foil.py): a
-regular layout or rejection sampling, with errors that say what to change when they do not fit.
+"""Where the active sites and particles of a Li-foil surface go: a regular layout or rejection
+sampling, with errors that say what to change when they do not fit. `params` is a
+geometries.li_foil.LiFoilGeometry (not imported: li_foil builds with this module).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from femsolver.errors import GeometryError
 from geometries.common import NM
-
-if TYPE_CHECKING:
-    from geometries.li_foil import LiFoilGeometry
 
 # Narrowest electrolyte gap (fraction of the particle diameter) allowed between a particle and
 # another particle, a wall or the top/bottom: thinner gaps need a far finer mesh, touching
@@ -32,7 +29,7 @@ class Layout:
     particles: np.ndarray  # (m, dim): particle centres
 
 
-def layout(params: LiFoilGeometry) -> Layout:
+def layout(params) -> Layout:
     """Positions of the active sites and particles; GeometryError if they cannot fit."""
     dim = params.dimension
     extent = np.array([params.width, params.resolved_depth][:dim - 1]) * NM
@@ -71,12 +68,12 @@ def layout(params: LiFoilGeometry) -> Layout:
                   particles=particles)
 
 
-def _area_text(params: LiFoilGeometry) -> str:
+def _area_text(params) -> str:
     sides = [params.width, params.resolved_depth][:params.dimension - 1]
     return " x ".join(f"{s * NM:g} nm" for s in sides)
 
 
-def _check_particle_height(params: LiFoilGeometry, gap: float) -> None:
+def _check_particle_height(params, gap: float) -> None:
     """Particles must stay clear of the counter electrode and the current collector."""
     if params.resolved_particle_count == 0:
         return
@@ -122,7 +119,7 @@ def _conflicts(candidate: np.ndarray, placed: np.ndarray, min_side: float,
     return bool(np.any(overlap | too_close))
 
 
-def _feature_name(params: LiFoilGeometry) -> str:
+def _feature_name(params) -> str:
     if params.surface == "bare":
         return f"active sites of {params.site_width * NM:g} nm"
     if params.surface == "prs":
@@ -131,7 +128,7 @@ def _feature_name(params: LiFoilGeometry) -> str:
     return f"particles of {params.particle_diameter * NM:g} nm"
 
 
-def _crowding_hint(params: LiFoilGeometry) -> str:
+def _crowding_hint(params) -> str:
     """What to change when the features do not fit, and the gap rule if particles are present."""
     if params.surface == "bare":
         return "lower geometry.active_fraction or geometry.site_width"
