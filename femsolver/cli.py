@@ -139,7 +139,7 @@ def _effective(args, comm, guard) -> None:
         with guard.stage("mesh"):  # a voxel image needs no mesh (imaging.structured)
             domain = None if on_voxels(case.geometry) else build_domain(case.geometry,
                                                                         case.mesh, comm)
-        with guard.stage("steps"):
+        with guard.stage("solve"):
             if loaded:  # every direction, with TauFactor's and PoreSpy's figures (docs/images.md)
                 figures, text = effective_report(case, domain, comm)
             else:

@@ -44,6 +44,7 @@ STAGES = {
     "setup": "setting up the problem (forms, compilation)",
     "solver": "setting up the solver",
     "steps": "time stepping",
+    "solve": "solving",  # femsolver effective: one linear solve per direction
     "outputs": "writing the outputs",
 }
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
