@@ -72,10 +72,11 @@ def _load(args, guard):
 def _transaction(args, case, comm, guard, command: str):
     """The output directory of `femsolver mesh` / `effective`: claimed, written in staging,
     committed with a summary naming the command (a failure is recorded as for `run`)."""
+    from femsolver.progress import Progress
     from femsolver.rundir import now_text
-    from femsolver.simulation import printer, run_directory
+    from femsolver.simulation import run_directory
 
-    progress = printer(comm, not args.quiet)
+    progress = Progress(comm, not args.quiet)
     with run_directory(case.output_directory, case.name, comm, guard, progress) as directory:
         summary = {"name": case.name, "command": command, "ranks": comm.size,
                    "started": directory.started, "status": "complete", "error": None,
@@ -216,14 +217,14 @@ def _say_stopped(status: str, message: str, comm) -> None:
 def _sweep(args, comm) -> int:
     """`femsolver sweep`: its points are processes of their own (each with its guard); the
     sweep passes signals on to them itself."""
-    from femsolver.simulation import printer
+    from femsolver.progress import Progress
     from femsolver.sweep import run_sweep
 
     if comm.size > 1:
         raise CaseError("run 'femsolver sweep' without mpirun: --ranks gives each point its "
                         "ranks, --jobs the points at a time")
     return run_sweep(args.case, args.vary, args.zip, args.set, args.output, args.jobs,
-                     args.ranks, args.retry_failed, printer(comm, not args.quiet))
+                     args.ranks, args.retry_failed, Progress(comm, not args.quiet))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,7 @@ def time_steps(problem, newton, time_params, progress: Callable[[str], None],
     The step is halved when Newton fails (down to dt_min) and grows by `growth` after easy
     solves (at most dt_max), landing exactly on the end time and on the times at which the
     control changes, after which it restarts from time.dt. `progress` takes status lines; its
-    `detail` (femsolver.simulation.Progress), where it has one, the start of each step.
+    `detail` (femsolver.progress.Progress), where it has one, the start of each step.
     """
     state = state if state is not None else StepperState()
     end = time_params.end
