@@ -6,7 +6,7 @@ femsolver.solver what CellProblem offers (`unknowns`, `residual`, `bcs`, `entity
 `control_times()`), so `start_newton` and `time_steps` run it unchanged.
 
 Unknowns (nondimensional; forms keep SI coordinates, times and coefficients, and each block is
-multiplied by one constant, `ParticleScaling`):
+multiplied by one constant, `femsolver.problems.particle.scaling.ParticleScaling`):
     u    = x - x0, the core's Li stoichiometry x = c_s/c_max minus its initial value (P1, core
            submesh, ACTIVE cells); u, u_n, u_nn are the time-dependent field
     phi  = F phi_e / RT, the ion conductor's potential (P1 on the submesh of SHELL, MATRIX and
@@ -45,8 +45,6 @@ vanishes there (docs/particles.md, "The surface-saturation limit").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import basix.ufl
 import numpy as np
 import ufl
@@ -61,45 +59,11 @@ from femsolver.measures import measure
 from femsolver.models import electrolyte_model
 from femsolver.physics import electrode, kinetics, solid
 from femsolver.physics.constants import FARADAY, thermal_voltage
+from femsolver.problems.particle.scaling import ParticleScaling
 from femsolver.problems.regions import Interface, Region, facet_dofs
 
 ION_CONDUCTORS = (tags.SHELL, tags.MATRIX, tags.COATING)
 MATERIAL_REFERENCE_TEMPERATURE = 298.15  # K, at which the named rate constants are given
-
-
-@dataclass(frozen=True)
-class ParticleScaling:
-    """Factors that make each block of the particle problem nondimensional.
-
-    `length` L0 is the core radius; `dim` counts the dimensions the integrals span (3 for an
-    axisymmetric section, whose measures carry 2 pi r).
-    """
-
-    length: float
-    dim: int
-    diffusivity: float  # D_s, m2/s
-    conductance: float  # sigma RT/F of the ion conductor, A/m
-    current: float  # i_scale = F c_max D_s / L0, A/m2: the core's diffusion current scale
-    salt_diffusivity: float = 1.0  # D0 of a liquid matrix, m2/s
-
-    @property
-    def solid(self) -> float:
-        """Factor on P1 (units m^d/s of x)."""
-        return 1.0 / (self.diffusivity * self.length ** (self.dim - 2))
-
-    def charge(self, conductance: float) -> float:
-        """Factor on a charge balance of conductance sigma RT/F (units A m^(d-3))."""
-        return 1.0 / (conductance * self.length ** (self.dim - 2))
-
-    @property
-    def salt(self) -> float:
-        """Factor on a liquid matrix's salt balance (units m^d/s of c/c0)."""
-        return 1.0 / (self.salt_diffusivity * self.length ** (self.dim - 2))
-
-    @property
-    def film(self) -> float:
-        """Factor on the implicit kinetics (units A/m2 x m^(d-1))."""
-        return 1.0 / (self.current * self.length ** (self.dim - 1))
 
 
 def _region(domain, cell_tags) -> Region:
