@@ -55,11 +55,11 @@ class ImageGeometry:
     isolated: str = param("keep", "components that carry no current (ion conductor not "
                           "reaching the top, electrode not reaching the bottom): keep, or remove "
                           "(made void)", choices=("keep", "remove"))
-    coarsen: int = param(1, "blocks of coarsen^3 voxels far from every label interface meshed "
-                         "as larger tetrahedra (1: off; a power of 2; 3D simplices images)",
-                         at_least=1)
-    coarsen_margin: int = param(1, "coarsen > 1: voxels kept fine (their 6 tetrahedra) on each "
-                                "side of a label interface", at_least=1)
+    coarsen: int = param(1, "block edge, voxels: blocks of coarsen^3 voxels far from every "
+                         "label interface meshed as larger tetrahedra (1: off; a power of 2; 3D "
+                         "simplices images)", at_least=1)
+    coarsen_margin: int = param(1, "voxels kept fine (their 6 tetrahedra) on each side of a "
+                                "label interface when coarsen > 1, voxels", at_least=1)
 
     def __post_init__(self):
         from femsolver.imaging.labels import role_table

@@ -36,11 +36,9 @@ from femsolver.imaging.voxels import CORNERS, SIMPLICES, Grid, SplitNodes
 # Lowest set bit of a node's 8-bit voxel mask: the split-node copy of a node whose meshed voxels
 # form one face-connected group (voxels.GROUPS gives the lowest position of the group)
 _LOWEST = np.array([(m & -m).bit_length() - 1 if m else 0 for m in range(256)], dtype=np.int64)
-# The 6 face and 12 edge neighbours of a block
-_NEAR = [np.array(d) for d in itertools.product((-1, 0, 1), repeat=3)
-         if 1 <= sum(map(abs, d)) <= 2]
 # facets of a tetrahedron (corner rows)
 _FACETS = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+_KUHN_SQUARE = [[(0, 0), (0, 1), (1, 1)], [(0, 0), (1, 0), (1, 1)]]  # as voxels._facet_nodes
 
 
 def fine_voxels(codes: np.ndarray, margin: int) -> np.ndarray:
@@ -50,79 +48,119 @@ def fine_voxels(codes: np.ndarray, margin: int) -> np.ndarray:
             | (ndimage.minimum_filter(codes, size, mode="nearest") != codes))
 
 
-def _face_points(axis: int, side: int, n: int, pb, pc) -> np.ndarray:
-    """Lattice points (..., 3) of the cube [0, n]^3's face normal to `axis` at side 0 / 1, at
-    in-plane coordinates (pb, pc) along its other axes (b < c)."""
+class Marks:
+    """Lattice nodes that are corners of a leaf cube, with box counts (summed-area table)."""
+
+    def __init__(self, marked: np.ndarray):
+        self.marked = marked
+        self.table = np.pad(marked.astype(np.int64), ((1, 0),) * 3).cumsum(0).cumsum(1).cumsum(2)
+
+    def count(self, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """Marked nodes in the boxes [low, high] (inclusive, (m, 3)); 0 where empty."""
+        total = np.zeros(len(low), dtype=np.int64)
+        for corner in itertools.product((0, 1), repeat=3):
+            index = np.where(corner, high + 1, low)
+            sign = (-1) ** (3 - sum(corner))
+            total += sign * self.table[tuple(np.clip(index, 0, None).T)]
+        return np.where(np.all(high >= low, axis=1), total, 0)
+
+
+def _in_plane(axis: int, plane, b0, c0, pb, pc) -> np.ndarray:
+    """Lattice points (m, ..., 3): `plane` along `axis`, b0 + pb, c0 + pc along the others."""
     b, c = (a for a in range(3) if a != axis)
     pb, pc = np.asarray(pb), np.asarray(pc)
-    point = np.zeros(np.broadcast(pb, pc).shape + (3,), dtype=np.int64)
-    point[..., axis], point[..., b], point[..., c] = side * n, pb, pc
+    shape = (len(plane),) + np.broadcast(pb, pc).shape
+    point = np.zeros(shape + (3,), dtype=np.int64)
+    extra = (slice(None),) + (None,) * (len(shape) - 1)
+    point[..., axis] = plane[extra]
+    point[..., b], point[..., c] = b0[extra] + pb, c0[extra] + pc
     return point
 
 
-def _squares(axis: int, side: int, n: int, unit: int) -> np.ndarray:
-    """Kuhn triangles (diagonal from the low to the high corner, as voxels._facet_nodes) of the
-    face's squares of size `unit`: (triangles, 3, 3) offsets."""
-    i, j = np.meshgrid(np.arange(0, n, unit), np.arange(0, n, unit), indexing="ij")
-    i, j = i.ravel()[:, None], j.ravel()[:, None]
-    corners = [(0, 0), (0, 1), (1, 0), (1, 1)]  # lexicographic in (b, c)
-    square = np.stack([_face_points(axis, side, n, i + unit * db, j + unit * dc)
-                       for db, dc in corners], axis=1)
-    return square[:, [[0, 1, 3], [0, 2, 3]]].reshape(-1, 3, 3)
+def _face_triangles(marks: Marks, axis: int, plane, b0, c0, q: int, owner):
+    """Triangles (owner, (t, 3, 3) lattice points) of the squares of size q (m of them) on a
+    leaf's face: split into quadrants while a leaf corner lies inside (smaller leaves across);
+    a square without one is the 2 Kuhn triangles, or the fan from its centre over the leaf
+    corners on its edges if it has some. `irregular`: the owners with a split or a fan."""
+    out, irregular = [], [np.zeros(0, dtype=np.int64)]
+    while len(plane):
+        low = _in_plane(axis, plane, b0, c0, 1, 1)
+        inside = marks.count(low, low + (q - 2) * (1 - np.eye(3, dtype=int)[axis])) > 0
+        # corners inside each edge: b = b0, b = b0 + q (c varying), c = c0, c = c0 + q
+        t = np.arange(q + 1)
+        edges = np.stack([_in_plane(axis, plane, b0, c0, 0 * t, t),
+                          _in_plane(axis, plane, b0, c0, q + 0 * t, t),
+                          _in_plane(axis, plane, b0, c0, t, 0 * t),
+                          _in_plane(axis, plane, b0, c0, t, q + 0 * t)], axis=1)
+        on_edge = marks.marked[tuple(np.moveaxis(edges, -1, 0))]  # (m, 4, q + 1)
+        fan = ~inside & on_edge[:, :, 1:-1].any(axis=(1, 2))
+        kuhn = ~inside & ~fan
+        out.append((np.repeat(owner[kuhn], 2), np.stack(
+            [_in_plane(axis, plane[kuhn], b0[kuhn], c0[kuhn], *(q * np.array(tri).T))
+             for tri in _KUHN_SQUARE], axis=1).reshape(-1, 3, 3)))
+        if fan.any():
+            on_edge[:, :, [0, -1]] = True
+            rows = np.argwhere(on_edge[fan].reshape(-1, q + 1))
+            pair = np.flatnonzero(rows[1:, 0] == rows[:-1, 0])
+            square, point = rows[:, 0] // 4, edges[fan].reshape(-1, q + 1, 3)
+            centre = _in_plane(axis, plane[fan], b0[fan], c0[fan], q // 2, q // 2)
+            tri = np.stack([centre[square[pair]], point[rows[pair, 0], rows[pair, 1]],
+                            point[rows[pair + 1, 0], rows[pair + 1, 1]]], axis=1)
+            out.append((owner[fan][square[pair]], tri))
+        irregular.append(owner[inside | fan])
+        q //= 2
+        plane, owner = np.tile(plane[inside], 4), np.tile(owner[inside], 4)
+        b0 = np.concatenate([b0[inside] + q * db for db in (0, 0, 1, 1)])
+        c0 = np.concatenate([c0[inside] + q * dc for dc in (0, 1, 0, 1)])
+    return out, np.concatenate(irregular)
 
 
-def _fan(axis: int, side: int, n: int, split: tuple[bool, ...]) -> np.ndarray:
-    """Triangles from the face centre over its 4 edges (b = 0, b = n, c = 0, c = n), an edge in
-    n unit segments where `split`, else whole: (triangles, 3, 3) offsets."""
-    centre = _face_points(axis, side, n, n // 2, n // 2)
-    triangles = []
-    for edge, divided in enumerate(split):
-        t = np.arange(n + 1) if divided else np.array([0, n])
-        fixed = np.full_like(t, 0 if edge % 2 == 0 else n)
-        line = (_face_points(axis, side, n, fixed, t) if edge < 2
-                else _face_points(axis, side, n, t, fixed))
-        for p, q in zip(line[:-1], line[1:]):
-            triangles.append([centre, p, q])
-    return np.array(triangles, dtype=np.int64)
-
-
-def _edge_steps(axis: int, side: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For the face's 4 edges (order of `_fan`): (step across the face, step along the other
-    in-plane axis) to the blocks around that edge."""
-    b, c = (a for a in range(3) if a != axis)
-    across = np.eye(3, dtype=int)[axis] * (2 * side - 1)
-    steps = []
-    for other, end in ((b, 0), (b, 1), (c, 0), (c, 1)):
-        steps.append((across, np.eye(3, dtype=int)[other] * (2 * end - 1)))
-    return steps
-
-
-def _coarse_cells(blocks: np.ndarray, fine_level: np.ndarray, n: int) -> list[np.ndarray]:
-    """Tetrahedra (lattice corners, (cells, 4, 3)) of the coarse blocks (block indices, (K, 3));
-    `fine_level`: the blocks meshed voxel by voxel, padded by one layer of False (outside)."""
-    def fine(step):
-        return fine_level[tuple((blocks + 1 + step).T)]
-
-    origin = blocks * n
-    plain = ~np.any([fine(step) for step in _NEAR], axis=0)
-    out = [(origin[plain, None, None, :] + n * CORNERS[3][SIMPLICES[3]][None])]
-    cone = ~plain
-    centre = origin + n // 2
+def _leaf_cells(marks: Marks, origin: np.ndarray, s: int) -> np.ndarray:
+    """Tetrahedra (lattice corners, (cells, 4, 3)) of the leaf cubes of size s at `origin`
+    (m, 3): the cube's 6 Kuhn tetrahedra if its faces are plain, else the cone from its centre
+    over its faces' triangles."""
+    owner = np.arange(len(origin))
+    triangles, irregular = [], []
     for axis, side in itertools.product(range(3), (0, 1)):
-        steps = _edge_steps(axis, side)
-        towards_fine = fine(steps[0][0])
-        split = np.stack([fine(a) | fine(e) | fine(a + e) for a, e in steps], axis=1)
-        pattern = split @ (1 << np.arange(4))
-        kinds = {-1: (cone & towards_fine, _squares(axis, side, n, 1))}
-        for p in np.unique(pattern[cone & ~towards_fine]):
-            split_edges = tuple(bool(p >> k & 1) for k in range(4))
-            template = _fan(axis, side, n, split_edges) if p else _squares(axis, side, n, n)
-            kinds[int(p)] = (cone & ~towards_fine & (pattern == p), template)
-        for chosen, triangles in kinds.values():
-            base = origin[chosen, None, None, :] + triangles[None]
-            apex = np.broadcast_to(centre[chosen, None, None, :], base.shape[:2] + (1, 3))
-            out.append(np.concatenate([apex, base], axis=2))
-    return [cells.reshape(-1, 4, 3) for cells in out]
+        b, c = (a for a in range(3) if a != axis)
+        found, odd = _face_triangles(marks, axis, origin[:, axis] + side * s, origin[:, b],
+                                     origin[:, c], s, owner)
+        triangles += found
+        irregular.append(odd)
+    cone = np.zeros(len(origin), dtype=bool)
+    cone[np.concatenate(irregular)] = True
+    cells = [(origin[~cone, None, None, :] + s * CORNERS[3][SIMPLICES[3]][None]).reshape(-1, 4, 3)]
+    for who, tri in triangles:
+        chosen = cone[who]
+        apex = origin[who[chosen], None, :] + s // 2
+        cells.append(np.concatenate([apex, tri[chosen]], axis=1))
+    return np.concatenate(cells)
+
+
+def _leaves(ok: np.ndarray, n: int):
+    """[(size, origins (m, 3))] of the leaf cubes of sizes n, ..., 4, 2: the largest aligned
+    whole blocks of `ok` voxels; and the voxels they cover."""
+    levels = [ok]
+    while 2 ** len(levels) <= n:
+        below = levels[-1]
+        whole = np.array(below.shape) // 2
+        cut = below[tuple(slice(0, 2 * w) for w in whole)]
+        levels.append(cut.reshape(whole[0], 2, whole[1], 2, whole[2], 2).all(axis=(1, 3, 5)))
+    origins = []
+    taken = np.zeros(levels[-1].shape, dtype=bool)
+    for k in range(len(levels) - 1, 0, -1):
+        leaf = levels[k] & ~taken
+        origins.append((2 ** k, np.argwhere(leaf) * 2 ** k))
+        taken = _expand(levels[k], levels[k - 1].shape)
+    return origins, taken  # taken at level 0: the voxels in a block of size 2 or more
+
+
+def _expand(blocks: np.ndarray, shape, factor: int = 2) -> np.ndarray:
+    """Block flags repeated to the finer grid of `shape` (False beyond the blocks)."""
+    out = np.zeros(shape, dtype=bool)
+    big = blocks.repeat(factor, 0).repeat(factor, 1).repeat(factor, 2)
+    out[tuple(slice(0, m) for m in big.shape)] = big
+    return out
 
 
 def build(codes: np.ndarray, grid: Grid, n: int, margin: int):
@@ -133,21 +171,20 @@ def build(codes: np.ndarray, grid: Grid, n: int, margin: int):
     split = SplitNodes(meshed, None, None, 0, grid)
     fine = fine_voxels(codes, margin)
 
-    whole = np.array(codes.shape) // n
-    region = tuple(slice(0, w * n) for w in whole)
-    shape6 = (whole[0], n, whole[1], n, whole[2], n)
-    coarse = np.zeros(-(-np.array(codes.shape) // n), dtype=bool)
-    coarse[tuple(slice(0, w) for w in whole)] = (
-        ~fine[region].reshape(shape6).any(axis=(1, 3, 5))
-        & meshed[region].reshape(shape6).all(axis=(1, 3, 5)))
-    fine_level = np.pad(~coarse, 1, constant_values=False)
-    covered = coarse.repeat(n, 0).repeat(n, 1).repeat(n, 2)[tuple(slice(0, m) for m in codes.shape)]
-
+    origins, covered = _leaves(meshed & ~fine, n)
+    marks = np.zeros(grid.nodes, dtype=bool)
     voxels = np.argwhere(meshed & ~covered)
+    for offset in CORNERS[3]:
+        marks[tuple((voxels + offset).T)] = True
+    for s, origin in origins:
+        for offset in CORNERS[3]:
+            marks[tuple((origin + s * offset).T)] = True
+    marks = Marks(marks)
+
     keys = [split.ids(voxels, CORNERS[3])[:, SIMPLICES[3]].reshape(-1, 4)]
     values = [np.repeat(codes[tuple(voxels.T)], 6)]
-    blocks = np.argwhere(coarse)
-    for cells in _coarse_cells(blocks, fine_level, n):
+    for s, origin in origins:
+        cells = _leaf_cells(marks, origin, s)
         if len(cells):
             nodes = grid.node(cells)
             keys.append(nodes * 8 + _LOWEST[split.mask.reshape(-1)[nodes]])
