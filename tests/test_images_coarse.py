@@ -144,9 +144,9 @@ def test_layers_give_the_wiener_means(shared_dir):
 
 def test_random_image_sigma_converges_with_the_margin(shared_dir):
     """sigma_eff of two conductors (1 and 0.1 S/m) on a random 24^3 image, N = 4: within 1e-3 of
-    the fine mesh's at margin 1 (measured 3.8e-4 to 6.1e-4 above it, in 82 % of its cells),
-    closer as the margin grows (1.2e-4 at 2, 6e-5 at 3), equal once nothing is coarse; one rank
-    equals two."""
+    the fine mesh's at margin 1 (measured 4.5e-4 to 7.5e-4 above it, in 73 % of its cells),
+    closer as the margin grows (1.5e-4 at 2, 6.5e-5 at 3), equal once nothing is coarse; one
+    rank equals two."""
     path = _save(shared_dir, "random.npy", _smooth(4, (24, 24, 24), 2, sigma=4.0))
     labels, sigma = {"0": "matrix", "1": "shell"}, {tags.MATRIX: 1.0, tags.SHELL: 0.1}
 
@@ -175,15 +175,17 @@ def _li_case(directory, coarsen):
         case.write_text(f'name = "li"\n[geometry]\nkind = "image"\npath = "{path}"\n'
                         f'coarsen = {coarsen}\nvoxel_size = 20e-9\nlabels = {{"0" = '
                         '"electrolyte", "1" = "electrode", "2" = "blocking"}\n[time]\n'
-                        'mode = "steady"\n[output]\nxdmf = false\nvtx = false\npictures = false\n')
+                        'mode = "steady"\n[kinetics]\ni0 = 1e4\n[output]\nxdmf = false\n'
+                        'vtx = false\npictures = false\n')
     COMM.barrier()
     return str(case)
 
 
 def test_run_matches_the_fine_mesh(shared_dir):
-    """femsolver run, N = 4: the plating current balances the applied one, and on each facet of
-    the (identical) interface it is the fine mesh's to 1e-5 (measured 7e-8), the cell voltage to
-    1e-8 V (measured 7e-11 V)."""
+    """femsolver run, N = 4 (i0 = 1e4 A/m2: the current varies by 2.2 % over the surface, set by
+    the electrolyte): the plating current balances the applied one, and on each facet of the
+    (identical) interface it is the fine mesh's to 2e-4 (measured 5e-5) in 24 % of its cells,
+    the cell voltage to 1e-8 V (measured 8e-11 V)."""
     runs, currents = [], []
     for coarsen in (1, 4):
         out = shared_dir / f"run{coarsen}"
@@ -191,18 +193,21 @@ def test_run_matches_the_fine_mesh(shared_dir):
         COMM.barrier()
         runs.append(json.loads((out / "summary.json").read_text()))
         table = np.genfromtxt(out / "interface_current.csv", delimiter=",", names=True)
-        currents.append(table[np.lexsort([table["z"], table["y"], table["x"]])])
+        key = [np.rint(table[axis] / 1e-12) for axis in ("z", "y", "x")]  # midpoints, pm
+        currents.append(table[np.lexsort(key)])
     fine, coarse = runs
-    assert coarse["cells"] < 0.35 * fine["cells"]
+    assert coarse["cells"] < 0.3 * fine["cells"]
     charge = coarse["interface_current_density_mean_A_m2"] * coarse["active_area_per_projected_area"]
     assert charge == pytest.approx(coarse["applied_current_density_A_m2"], rel=1e-6)
     assert coarse["active_area_per_projected_area"] == pytest.approx(
         fine["active_area_per_projected_area"], rel=1e-12)
     assert coarse["cell_voltage_V"] == pytest.approx(fine["cell_voltage_V"], abs=1e-8)
-    for axis in ("x", "y", "z"):
-        assert np.array_equal(currents[0][axis], currents[1][axis])
-    assert currents[1]["plating_current_density"] == pytest.approx(
-        currents[0]["plating_current_density"], rel=1e-5)
+    for axis in ("x", "y", "z"):  # the same facets
+        assert currents[1][axis] == pytest.approx(currents[0][axis], rel=0, abs=1e-15)
+    active = currents[0]["active"] > 0
+    plating = [c["plating_current_density"][active] for c in currents]
+    assert plating[0].max() > 1.02 * plating[0].min()
+    assert plating[1] == pytest.approx(plating[0], rel=2e-4)
 
 
 @pytest.mark.parametrize("keys, message", [
