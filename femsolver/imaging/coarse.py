@@ -1,20 +1,20 @@
-"""Coarsening of uniform blocks: an image's simplices mesh with the N^3 blocks far from every
-label interface as larger cells, conforming (dolfinx has no hanging nodes).
+"""Coarsening of uniform blocks: an image's simplices mesh with the parts far from every label
+interface as larger tetrahedra, conforming (dolfinx has no hanging nodes).
 
-The image is cut into aligned blocks of N^3 voxels (`geometry.coarsen` = N, a power of 2). A
-voxel is fine if a voxel of another role lies within `geometry.coarsen_margin` voxels of it
-(Chebyshev distance: edge and corner neighbours count). A block is coarse if it is whole (inside
-the image), meshed and holds no fine voxel; every other voxel keeps its 6 Kuhn tetrahedra, so the
-mesh near each interface, its facets and tags are exactly those of the simplices mesh.
+A voxel is fine if a voxel of another role (void included) lies within
+`geometry.coarsen_margin` voxels of it (Chebyshev distance: edge and corner neighbours count);
+fine voxels keep their 6 Kuhn tetrahedra, so the mesh near each interface, its facets and tags
+are exactly those of the simplices mesh. The other meshed voxels are gathered into leaf cubes:
+the largest aligned whole cubes of 2, 4, ..., N (`geometry.coarsen`) voxels holding only them;
+what no cube of 2 holds stays a voxel (6 Kuhn tetrahedra).
 
-A coarse block is the 6 Kuhn tetrahedra of its cube (size N) when none of its 18 face and edge
-neighbours is fine. Otherwise its surface is triangulated to match its neighbours and filled by
-the cone from its centre: a face towards fine voxels takes their 2 N^2 Kuhn triangles; a face
-towards a coarse block (or the box) is the fan from its centre over its edges, an edge split into
-N segments where a fine block touches it (the fine voxels have nodes there), or, with no edge
-split, the cube face's 2 Kuhn triangles. Both sides of a face see the same blocks, so they
-triangulate it alike. The margin (>= 1) keeps every node of a coarse cell among voxels of one
-role: its split-node copy (`voxels.SplitNodes`) is unique.
+The nodes are the corners of all leaves. A leaf cube whose faces hold no other node (no smaller
+leaf across, none along its edges) is the 6 Kuhn tetrahedra of its cube; otherwise each face is
+split into quadrants while a node lies inside it (the faces of the smaller leaves across), a
+square is then its 2 Kuhn triangles, or the fan from its centre over the nodes on its edges, and
+the cube is the cone from its centre over these triangles. Both sides of a face see the same
+nodes, so they triangulate it alike. The margin (>= 1) keeps every node of a leaf cube among
+voxels of one role: its split-node copy (`voxels.SplitNodes`) is the unique one.
 
 Built on rank 0 (the image's role codes are gathered there), scattered in equal chunks and
 partitioned by dolfinx, as a mesh file is (`meshio_load.scatter_mesh`).
@@ -53,7 +53,10 @@ class Marks:
 
     def __init__(self, marked: np.ndarray):
         self.marked = marked
-        self.table = np.pad(marked.astype(np.int64), ((1, 0),) * 3).cumsum(0).cumsum(1).cumsum(2)
+        table = np.pad(marked.astype(np.int32), ((1, 0),) * 3)  # table[i] = sum of marked[:i]
+        for axis in range(3):
+            table = table.cumsum(axis, dtype=np.int32)
+        self.table = table
 
     def count(self, low: np.ndarray, high: np.ndarray) -> np.ndarray:
         """Marked nodes in the boxes [low, high] (inclusive, (m, 3)); 0 where empty."""
@@ -232,11 +235,14 @@ def coarse_mesh(codes: np.ndarray, grid: Grid, n: int, margin: int, max_cells: i
     slabs = comm.gather(codes, root=0)
     arrays, error = None, None
     if comm.rank == 0:
-        arrays = build(np.concatenate(slabs), grid, n, margin)
-        if len(arrays[1]) > max_cells:
-            error = CaseError(f"the coarsened mesh has {len(arrays[1])} cells, more than "
-                              f"mesh.max_cells = {max_cells}: raise geometry.coarsen or "
-                              f"mesh.max_cells")
+        try:
+            arrays = build(np.concatenate(slabs), grid, n, margin)
+            if len(arrays[1]) > max_cells:
+                raise CaseError(f"the coarsened mesh has {len(arrays[1])} cells, more than "
+                                f"mesh.max_cells = {max_cells}: raise geometry.coarsen or "
+                                f"mesh.max_cells")
+        except Exception as err:  # noqa: BLE001 - the other ranks wait for rank 0: tell them
+            error = err
     error = comm.bcast(error, root=0)
     if error is not None:
         raise error
