@@ -142,10 +142,22 @@ def _leaf_cells(marks: Marks, origin: np.ndarray, s: int) -> np.ndarray:
 
 def _leaves(ok: np.ndarray, n: int):
     """[(size, origins (m, 3))] of the leaf cubes of sizes n, ..., 4, 2: the largest aligned
-    whole blocks of `ok` voxels; and the voxels they cover."""
+    whole blocks of `ok` voxels whose neighbours are no less than half their size (2:1
+    balance: a cone's tetrahedra then span at most 2 levels); and the voxels they cover."""
     levels = [ok]
     while 2 ** len(levels) <= n:
         below = levels[-1]
+        if len(levels) > 1:  # cubes of 2^k: every neighbour of theirs among the cubes of 2^(k-1)
+            ends = [(True, n_cubes * 2 ** (len(levels) - 1) == n_voxels)  # False: voxels beyond
+                    for n_cubes, n_voxels in zip(below.shape, ok.shape)]
+            padded = np.pad(below, 1)
+            for axis, (low, high) in enumerate(ends):
+                index = [slice(None)] * 3
+                index[axis] = 0
+                padded[tuple(index)] = low
+                index[axis] = -1
+                padded[tuple(index)] = high
+            below = ndimage.minimum_filter(padded, size=3)[1:-1, 1:-1, 1:-1]
         whole = np.array(below.shape) // 2
         cut = below[tuple(slice(0, 2 * w) for w in whole)]
         levels.append(cut.reshape(whole[0], 2, whole[1], 2, whole[2], 2).all(axis=(1, 3, 5)))
