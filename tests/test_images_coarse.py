@@ -143,9 +143,9 @@ def test_layers_give_the_wiener_means(shared_dir):
 
 
 def test_random_image_sigma_converges_with_the_margin(shared_dir):
-    """sigma_eff of two conductors (1 and 0.1 S/m) on a random 24^3 image, N = 4: within 1e-3 of
-    the fine mesh's at margin 1 (measured 4.5e-4 to 7.5e-4 above it, in 73 % of its cells),
-    closer as the margin grows (1.5e-4 at 2, 6.5e-5 at 3), equal once nothing is coarse; one
+    """sigma_eff of two conductors (1 and 0.1 S/m) on a random 24^3 image, N = 4: within 5e-4 of
+    the fine mesh's at margin 1 (measured 2.1e-4 to 3.8e-4 above it, in 77 % of its cells),
+    closer as the margin grows (6.7e-5 at 2, 2e-5 at 3), equal once nothing is coarse; one
     rank equals two."""
     path = _save(shared_dir, "random.npy", _smooth(4, (24, 24, 24), 2, sigma=4.0))
     labels, sigma = {"0": "matrix", "1": "shell"}, {tags.MATRIX: 1.0, tags.SHELL: 0.1}
@@ -156,7 +156,7 @@ def test_random_image_sigma_converges_with_the_margin(shared_dir):
 
     fine = sigma_eff()
     errors = [np.abs(sigma_eff(coarsen=4, coarsen_margin=m) / fine - 1).max() for m in (1, 2, 3)]
-    assert errors[0] < 1e-3
+    assert errors[0] < 5e-4
     assert errors[0] > errors[1] > errors[2]
     assert np.abs(sigma_eff(coarsen=4, coarsen_margin=8) / fine - 1).max() < 1e-9
     alone = sigma_eff(MPI.COMM_SELF, coarsen=4)
@@ -184,8 +184,8 @@ def _li_case(directory, coarsen):
 def test_run_matches_the_fine_mesh(shared_dir):
     """femsolver run, N = 4 (i0 = 1e4 A/m2: the current varies by 2.2 % over the surface, set by
     the electrolyte): the plating current balances the applied one, and on each facet of the
-    (identical) interface it is the fine mesh's to 2e-4 (measured 5e-5) in 24 % of its cells,
-    the cell voltage to 1e-8 V (measured 8e-11 V)."""
+    (identical) interface it is the fine mesh's to 1e-4 (measured 2.2e-5) in 25 % of its cells,
+    the cell voltage to 1e-9 V (measured 5e-11 V)."""
     runs, currents = [], []
     for coarsen in (1, 4):
         out = shared_dir / f"run{coarsen}"
@@ -201,13 +201,13 @@ def test_run_matches_the_fine_mesh(shared_dir):
     assert charge == pytest.approx(coarse["applied_current_density_A_m2"], rel=1e-6)
     assert coarse["active_area_per_projected_area"] == pytest.approx(
         fine["active_area_per_projected_area"], rel=1e-12)
-    assert coarse["cell_voltage_V"] == pytest.approx(fine["cell_voltage_V"], abs=1e-8)
+    assert coarse["cell_voltage_V"] == pytest.approx(fine["cell_voltage_V"], abs=1e-9)
     for axis in ("x", "y", "z"):  # the same facets
         assert currents[1][axis] == pytest.approx(currents[0][axis], rel=0, abs=1e-15)
     active = currents[0]["active"] > 0
     plating = [c["plating_current_density"][active] for c in currents]
     assert plating[0].max() > 1.02 * plating[0].min()
-    assert plating[1] == pytest.approx(plating[0], rel=2e-4)
+    assert plating[1] == pytest.approx(plating[0], rel=1e-4)
 
 
 @pytest.mark.parametrize("keys, message", [
