@@ -197,7 +197,8 @@ def test_run_matches_the_fine_mesh(shared_dir):
         currents.append(table[np.lexsort(key)])
     fine, coarse = runs
     assert coarse["cells"] < 0.3 * fine["cells"]
-    charge = coarse["interface_current_density_mean_A_m2"] * coarse["active_area_per_projected_area"]
+    charge = (coarse["interface_current_density_mean_A_m2"]
+              * coarse["active_area_per_projected_area"])
     assert charge == pytest.approx(coarse["applied_current_density_A_m2"], rel=1e-6)
     assert coarse["active_area_per_projected_area"] == pytest.approx(
         fine["active_area_per_projected_area"], rel=1e-12)

@@ -147,8 +147,10 @@ def _leaves(ok: np.ndarray, n: int):
     levels = [ok]
     while 2 ** len(levels) <= n:
         below = levels[-1]
-        if len(levels) > 1:  # cubes of 2^k: every neighbour of theirs among the cubes of 2^(k-1)
-            ends = [(True, n_cubes * 2 ** (len(levels) - 1) == n_voxels)  # False: voxels beyond
+        if len(levels) > 1:
+            # a cube of 2^k needs its children's 26 neighbours among the cubes of 2^(k-1): none
+            # below the image's first planes, never voxels left beyond its last whole cube
+            ends = [(True, n_cubes * 2 ** (len(levels) - 1) == n_voxels)
                     for n_cubes, n_voxels in zip(below.shape, ok.shape)]
             padded = np.pad(below, 1)
             for axis, (low, high) in enumerate(ends):
@@ -170,10 +172,10 @@ def _leaves(ok: np.ndarray, n: int):
     return origins, taken  # taken at level 0: the voxels in a block of size 2 or more
 
 
-def _expand(blocks: np.ndarray, shape, factor: int = 2) -> np.ndarray:
-    """Block flags repeated to the finer grid of `shape` (False beyond the blocks)."""
+def _expand(blocks: np.ndarray, shape) -> np.ndarray:
+    """Block flags repeated to the grid of half-size blocks of `shape` (False beyond them)."""
     out = np.zeros(shape, dtype=bool)
-    big = blocks.repeat(factor, 0).repeat(factor, 1).repeat(factor, 2)
+    big = blocks.repeat(2, 0).repeat(2, 1).repeat(2, 2)
     out[tuple(slice(0, m) for m in big.shape)] = big
     return out
 
