@@ -55,6 +55,11 @@ class ImageGeometry:
     isolated: str = param("keep", "components that carry no current (ion conductor not "
                           "reaching the top, electrode not reaching the bottom): keep, or remove "
                           "(made void)", choices=("keep", "remove"))
+    coarsen: int = param(1, "block edge, voxels: blocks of coarsen^3 voxels far from every "
+                         "label interface meshed as larger tetrahedra (1: off; a power of 2; 3D "
+                         "simplices images)", at_least=1)
+    coarsen_margin: int = param(1, "voxels kept fine (their 6 tetrahedra) on each side of a "
+                                "label interface when coarsen > 1, voxels", at_least=1)
 
     def __post_init__(self):
         from femsolver.imaging.labels import role_table
@@ -64,7 +69,12 @@ class ImageGeometry:
             if getattr(self, key) is None:
                 raise ValueError(f"missing key 'geometry.{key}'")
         role_table(self.labels)
+        if self.coarsen & (self.coarsen - 1):
+            raise ValueError(f"'geometry.coarsen' must be a power of 2, got {self.coarsen}")
         self.image  # noqa: B018 - reads the header now: a missing file is bad input
+        if self.coarsen > 1 and not (self.simplices and self.dimension == 3):
+            raise ValueError("'geometry.coarsen' applies to 3D images meshed as simplices "
+                             "(cells = simplices, or auto for electrolyte | electrode images)")
 
     @property
     def image(self):
@@ -107,9 +117,12 @@ class ImageGeometry:
         return "cell" if set(self.labels.values()) & set(CELL_ROLES) else "particle"
 
     def mesh_extent(self, mesh) -> MeshExtent:
-        """Exact for images without voids (an upper bound otherwise): cells per voxel x voxels."""
+        """Exact for images without voids (an upper bound otherwise): cells per voxel x voxels.
+        Coarsened: the least it can be (6 per block of coarsen^3 voxels); the coarsened count is
+        checked against mesh.max_cells once known (`femsolver.imaging.coarse`)."""
         dim = self.dimension
-        cells = math.prod(self.image.shape) * CELLS_PER_VOXEL[self.simplices, dim]
+        cells = (math.prod(self.image.shape) * CELLS_PER_VOXEL[self.simplices, dim]
+                 / self.coarsen ** dim)
         h = self.voxel_size
         return MeshExtent(dim, cells * ELEMENT[dim] * h ** dim, 0.0, 0.0, h, h)
 
@@ -119,4 +132,4 @@ def load(params: ImageGeometry, mesh_params, comm):
     into 2^dim."""
     from femsolver.imaging.build import image_mesh
 
-    return image_mesh(params, mesh_params.refine, comm)
+    return image_mesh(params, mesh_params, comm)

@@ -92,9 +92,14 @@ def image_slab(params, refine: int, comm: MPI.Comm):
     return (codes, below if rank > 0 else None, above if rank < size - 1 else None, k0, grid)
 
 
-def image_mesh(params, refine: int, comm: MPI.Comm):
+def image_mesh(params, mesh_params, comm: MPI.Comm):
     """(mesh, cell tags, facet tags) of an image geometry, in metres."""
-    codes, below, above, k0, grid = image_slab(params, refine, comm)
+    codes, below, above, k0, grid = image_slab(params, mesh_params.refine, comm)
+    if params.coarsen > 1:
+        from femsolver.imaging.coarse import coarse_mesh
+
+        return coarse_mesh(codes, grid, params.coarsen, params.coarsen_margin,
+                           mesh_params.max_cells, comm)
     return voxel_mesh(codes, below, above, k0, grid, params.simplices, comm)
 
 

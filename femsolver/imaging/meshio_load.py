@@ -166,20 +166,28 @@ def distribute(params, comm: MPI.Comm):
                         root=0)
     dim, cell_type, corners, facet_corners = header
 
-    def scatter(array, width, dtype):
-        if comm.rank == 0:
-            parts = np.array_split(array, comm.size)
-        else:
-            parts = None
+    file, cell_values, facet_values, facets = data if data else (None,) * 4
+    return scatter_mesh(comm, dim, cell_type, corners, facet_corners,
+                        (file.points * params.length_unit, file.cells, cell_values, facets,
+                         facet_values) if file else None)
+
+
+def scatter_mesh(comm: MPI.Comm, dim: int, cell_type: str, corners: int, facet_corners: int,
+                 arrays):
+    """(mesh, cell tags, facet tags) from `arrays` = (points in m, cells, cell values, facets,
+    facet values) on rank 0 (None elsewhere), scattered in equal chunks and partitioned by
+    dolfinx with shared-facet ghosts."""
+
+    def scatter(index, width, dtype):
+        parts = np.array_split(arrays[index], comm.size) if comm.rank == 0 else None
         part = comm.scatter(parts, root=0)
         return np.asarray(part, dtype=dtype).reshape(-1, width)
 
-    file, cell_values, facet_values, facets = data if data else (None,) * 4
-    x = scatter(file.points * params.length_unit if file else None, dim, np.float64)
-    cells = scatter(file.cells if file else None, corners, np.int64)
-    values = scatter(cell_values if file else None, 1, np.int32).ravel()
-    facets = scatter(facets if file else None, facet_corners, np.int64)
-    fvalues = scatter(facet_values if file else None, 1, np.int32).ravel()
+    x = scatter(0, dim, np.float64)
+    cells = scatter(1, corners, np.int64)
+    values = scatter(2, 1, np.int32).ravel()
+    facets = scatter(3, facet_corners, np.int64)
+    fvalues = scatter(4, 1, np.int32).ravel()
 
     element = basix.ufl.element("Lagrange", cell_type, 1, shape=(dim,))
     partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)

@@ -39,7 +39,7 @@ CORNERS = {2: np.array([(0, 0), (0, 1), (1, 0), (1, 1)]),
             3: np.array([(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1),
                          (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)])}
 # Kuhn split: simplices along the diagonal from corner 0 to the last corner
-_SIMPLICES = {2: np.array([[0, 1, 3], [0, 2, 3]]),
+SIMPLICES = {2: np.array([[0, 1, 3], [0, 2, 3]]),
               3: np.array([[0, 1, 3, 7], [0, 1, 5, 7], [0, 2, 3, 7],
                            [0, 2, 6, 7], [0, 4, 5, 7], [0, 4, 6, 7]])}
 _CELL_TYPE = {(2, False): "quadrilateral", (2, True): "triangle",
@@ -140,8 +140,8 @@ def voxel_mesh(codes: np.ndarray, below: np.ndarray | None, above: np.ndarray | 
                         None if above is None else above != void, k0, grid)
     voxels = np.argwhere(codes != void)  # local (a0 - k0, a1[, a2])
     corners = split.ids(voxels, CORNERS[dim])  # (voxels, 2^dim)
-    per_voxel = len(_SIMPLICES[dim]) if simplices else 1
-    cells = corners[:, _SIMPLICES[dim]].reshape(-1, dim + 1) if simplices else corners
+    per_voxel = len(SIMPLICES[dim]) if simplices else 1
+    cells = corners[:, SIMPLICES[dim]].reshape(-1, dim + 1) if simplices else corners
     values = np.repeat(roles.cell_tags(codes[tuple(voxels.T)]), per_voxel)
     plane = np.repeat(voxels[:, 0], per_voxel)
 
