@@ -2,7 +2,7 @@
 
 The discrete problem is the one `femsolver.effective.solve_potential` (floating=True) solves on
 the image's hexahedral mesh (`voxels.voxel_mesh`): Q1 on the same split nodes, the same
-scaling, the same floating-cluster mass term, CG + GAMG. A voxel's stiffness and mass matrices
+scaling, the same floating-cluster mass term; CG + geometric multigrid. A voxel's stiffness and mass matrices
 are exact tensor products of the 1D linear element's (no quadrature), so the global matrix is
 one constant 8x8 (4x4 in 2D) matrix per conducting voxel times its conductivity. It is summed
 into a fixed table of neighbour slots per row (`_slots`), one take/put pass per voxel corner:
@@ -25,17 +25,19 @@ from petsc4py import PETSc
 from femsolver.effective import FLOATING_MASS, conducting_tags
 from femsolver.imaging import labels as roles
 from femsolver.imaging.build import image_slab
-from femsolver.imaging.transport import IMAGE_SOLVER, direction_rows
+from femsolver.imaging import multigrid
+from femsolver.imaging.transport import direction_rows
 from femsolver.imaging.voxels import CORNERS, GROUPS, SplitNodes, UsedNodes
 from femsolver.petsc_options import ScopedOptions
 
 
-# IMAGE_SOLVER with GMRES for GAMG's eigenvalue estimate of the prolongator smoother: CG stopped
-# there ("indefinite preconditioner") on a 128^3 blobs image, whose floating clusters make the
-# matrix singular to round-off (FLOATING_MASS is 6e-17 of a voxel's stiffness at 128 voxels).
-# rtol 1e-6: sigma_eff of that image within 5e-11 of rtol 1e-10's (1e-4: 8e-7); the rows are
-# scaled, so unit Dirichlet rows no longer dominate the residual (docs/performance.md#images)
-VOXEL_SOLVER = {**IMAGE_SOLVER, "pc_gamg_esteig_ksp_type": "gmres", "ksp_rtol": 1e-6}
+# CG + geometric multigrid (femsolver.imaging.multigrid): Chebyshev-Jacobi smoothing, LU of the
+# (shifted) coarsest level. rtol 1e-6: the rows are scaled, so unit Dirichlet rows do not dominate the
+# residual (docs/performance.md#images). Other options (pc_type gamg) bypass the hierarchy.
+VOXEL_SOLVER = {"ksp_type": "cg", "ksp_norm_type": "unpreconditioned", "ksp_rtol": 1e-6,
+                "pc_type": "mg", "mg_levels_ksp_type": "chebyshev",
+                "mg_levels_pc_type": "jacobi", "mg_coarse_ksp_type": "preonly",
+                "mg_coarse_pc_type": "redundant", "mg_coarse_redundant_pc_type": "lu"}
 
 
 def element_matrices(spacing) -> tuple[np.ndarray, np.ndarray]:
@@ -224,10 +226,18 @@ def solve_direction(system: VoxelConduction, axis: int, voltage: float, options:
     b.setValues(start + fixed, np.full(len(fixed), voltage), addv=PETSc.InsertMode.ADD_VALUES)
     b.assemble()
 
+    # start from the linear potential between the faces: most of the solution already
+    x.getArray()[:] = voltage * (1 - owned_level / grid.shape[axis])
+    hierarchy = None
     with ScopedOptions("voxels", options) as scoped:
         ksp = PETSc.KSP().create(comm)
         ksp.setOptionsPrefix(scoped.prefix)
         ksp.setOperators(A)
+        ksp.setInitialGuessNonzero(True)
+        if options.get("pc_type") == "mg":
+            position = np.stack([system.owned_level(a) for a in range(grid.dim)], axis=1)
+            hierarchy = multigrid.Multigrid(A, position)
+            hierarchy.configure(ksp.getPC())
         try:
             ksp.setFromOptions()
         except PETSc.Error as err:
@@ -236,6 +246,8 @@ def solve_direction(system: VoxelConduction, axis: int, voltage: float, options:
         ksp.solve(b, x)
         reason = ksp.getConvergedReason()
     owned = x.getArray().copy()
+    if hierarchy is not None:
+        hierarchy.destroy()
     for obj in (ksp, A, x, b):
         obj.destroy()
     if reason < 0:
