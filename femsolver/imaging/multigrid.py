@@ -16,6 +16,8 @@ solution is the fine problem's whatever the hierarchy.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
+from mpi4py import MPI
 from petsc4py import PETSc
 
 # Stop coarsening below this many unknowns (the coarsest level is factored), or when a level
@@ -91,15 +93,61 @@ def interpolation(A: PETSc.Mat, position: np.ndarray) -> tuple[PETSc.Mat, np.nda
     return P, position[mine] // 2
 
 
+def voxel_interpolation(A: PETSc.Mat, corners: np.ndarray, lowest: np.ndarray,
+                        position: np.ndarray, fixed: np.ndarray):
+    """(P, coarse positions) of the finest level from the voxels, without A's couplings: a
+    conducting voxel has one even corner (all positions even), the source that `interpolation`
+    finds through the voxel for each of its corners; a fine node takes each source with the
+    fraction of its voxels that reach it (trilinear where nothing is split) and 0 for a fixed
+    one (Dirichlet nodes are not coarse unknowns: their correction is 0). `corners`: (voxels,
+    2^dim) A's numbers of this rank's conducting voxels' corners (the plane above included);
+    `lowest`: their lowest corner's grid position; `position`, `fixed`: A's owned unknowns."""
+    comm = A.comm.tompi4py()
+    start, stop = A.getOwnershipRange()
+    coarse = ~(position % 2).any(axis=1) & ~fixed
+    total = comm.allreduce(int(coarse.sum()))
+    offset = comm.exscan(int(coarse.sum())) or 0
+    number = np.where(coarse, offset + np.cumsum(coarse) - 1, total)  # total: a spare column
+    even = np.ravel_multi_index(tuple((lowest % 2).T), (2,) * position.shape[1])
+    source = corners[np.arange(len(corners)), even]
+    gather = _Columns(A, source)
+    columns = np.repeat(gather(number.astype(float)).astype(np.int64), corners.shape[1])
+    gather.destroy()
+    rows = corners.ravel() - start
+    count = max(stop - start, int(rows.max()) + 1 if len(rows) else 0)
+    P = scipy.sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(count, total + 1))
+    # the plane above the slab: the next rank's rows, added there
+    up = comm.rank + 1 if comm.rank < comm.size - 1 else MPI.PROC_NULL
+    down = comm.rank - 1 if comm.rank > 0 else MPI.PROC_NULL
+    above = P[stop - start:]
+    below = comm.sendrecv((above.data, above.indices, above.indptr), dest=up, source=down)
+    P = P[:stop - start]
+    if below is not None:
+        top = scipy.sparse.csr_matrix(below, shape=(len(below[2]) - 1, total + 1))
+        P = P + scipy.sparse.vstack([top, scipy.sparse.csr_matrix(
+            (P.shape[0] - top.shape[0], total + 1))], format="csr")
+    voxels = np.asarray(P.sum(axis=1)).ravel()
+    P = scipy.sparse.diags(np.where(fixed, 0.0, 1.0 / np.maximum(voxels, 1))) @ P[:, :total]
+    P.eliminate_zeros()
+    P.sort_indices()
+    csr = (P.indptr.astype(PETSc.IntType), P.indices.astype(PETSc.IntType), P.data)
+    matrix = PETSc.Mat().createAIJ((A.getSizes()[0], (int(coarse.sum()), total)), csr=csr,
+                                   comm=A.comm)
+    return matrix, position[coarse] // 2
+
+
 class Multigrid:
     """The levels of a fine operator A (finest first: operator, interpolation from the next
     coarser level) and the shifted coarsest operator; `position`: (owned rows, dim) integer
     grid position of A's unknowns."""
 
-    def __init__(self, A: PETSc.Mat, position: np.ndarray):
+    def __init__(self, A: PETSc.Mat, position: np.ndarray, finest=None):
         self.levels = []
         while A.getSize()[0] > COARSEST:
-            P, coarse_position = interpolation(A, position)
+            if finest is not None:  # (P, coarse positions) of the finest level, given
+                (P, coarse_position), finest = finest(), None
+            else:
+                P, coarse_position = interpolation(A, position)
             if P.getSize()[1] > COARSENING * A.getSize()[0]:
                 P.destroy()
                 break

@@ -236,7 +236,14 @@ def solve_direction(system: VoxelConduction, axis: int, voltage: float, options:
         ksp.setInitialGuessNonzero(True)
         if options.get("pc_type") == "mg":
             position = np.stack([system.owned_level(a) for a in range(grid.dim)], axis=1)
-            hierarchy = multigrid.Multigrid(A, position)
+            lowest = system.voxels.copy()
+            lowest[:, 0] += system.k0
+
+            def finest():
+                return multigrid.voxel_interpolation(A, system.ids, lowest, position,
+                                                     owned_bottom | owned_top)
+
+            hierarchy = multigrid.Multigrid(A, position, finest)
             hierarchy.configure(ksp.getPC())
         try:
             ksp.setFromOptions()
