@@ -167,14 +167,15 @@ def _operator(system: "VoxelConduction", fixed: np.ndarray, owned_fixed: np.ndar
     columns = np.full(values.shape, -1, dtype=PETSc.IntType)
     flat_values, flat_columns = values.reshape(-1), columns.reshape(-1)
     weight = (system.sigma / scale)[:, None]
+    ids = ids.ravel()
     for i in range(n):  # corner i of every voxel: no row twice, so take + put adds
-        where = np.broadcast_to(slot[i], (len(rows), n)).copy()
+        index = rows[:, i, None] * width + slot[i]  # flat: 4x faster than 2D indexing
         for j in np.flatnonzero(axis[i] >= 0):
             copy = _SECOND[dim][axis[i, j], system.masks[:, j], n - 1 - j]
-            where[copy, j] = second[i, j]
-        index = (rows[:, i, None] * width + where).ravel()  # flat: 4x faster than 2D indexing
+            index[copy, j] += second[i, j] - slot[i, j]
+        index = index.ravel()
         flat_values.put(index, flat_values.take(index) + (weight * element[i]).ravel())
-        flat_columns.put(index, ids.ravel())
+        flat_columns.put(index, ids)
     diagonal = np.flatnonzero(owned_fixed)
     values[diagonal, slot[0, 0]] = 1.0
     columns[diagonal, slot[0, 0]] = start + diagonal
