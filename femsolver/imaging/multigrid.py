@@ -1,16 +1,15 @@
 """Geometric multigrid on the voxel grid for `femsolver.imaging.structured` (PETSc PCMG).
 
 Each level keeps the grid position of its unknowns. The coarse unknowns are those at even
-positions on every axis (every second grid node: 2x2x2 voxels become one), with their split
-copies kept apart; the fine matrix's couplings say which coarse copies a fine unknown is
-connected to through conducting voxels, since split copies and nodes across an insulator do
-not couple. A fine unknown at odd positions on k axes takes the mean of the coupled coarse
-unknowns at +-1 along those axes: trilinear interpolation (equal weights 2^-k) restricted to
-the conducting phase and renormalised, so constants stay constants on every cluster (floating
-ones too). One with no coupled coarse neighbour becomes a coarse unknown itself; Dirichlet rows
-(no couplings) are left to the smoother. Coarse operators are Galerkin (P^T A P); the next
-level is built from that operator the same way. The fine matrix is the one given, so the
-solution is the fine problem's whatever the hierarchy.
+positions on every axis (every second grid node: 2x2x2 voxels become one), their split copies
+kept apart. A fine unknown at odd positions on k axes interpolates from the coarse unknowns at
++-1 along those axes that it reaches through conducting voxels (split copies and nodes across
+an insulator do not): trilinear interpolation restricted to the conducting phase and
+renormalised, so constants stay constants on every cluster (floating ones too). On the finest
+level the sources come from the voxels (`voxel_interpolation`), below from the couplings of
+the Galerkin operator P^T A P (`interpolation`); there an unknown with no coupled coarse
+neighbour becomes a coarse unknown itself. Dirichlet rows are left to the smoother. The fine
+matrix is the one given, so the solution is the fine problem's whatever the hierarchy.
 """
 
 from __future__ import annotations
@@ -58,8 +57,9 @@ class _Columns:
 
 
 def interpolation(A: PETSc.Mat, position: np.ndarray) -> tuple[PETSc.Mat, np.ndarray]:
-    """(P, coarse positions): P from the coarse unknowns to A's, as in the module docstring;
-    `position`: (owned rows, dim) integer grid position of A's unknowns."""
+    """(P, coarse positions) from A's couplings: a fine unknown takes the mean of the coupled
+    coarse unknowns at +-1 along its odd axes (equal trilinear weights); `position`: (owned
+    rows, dim) integer grid position of A's unknowns; rows without couplings (Dirichlet) 0."""
     indptr, columns, values = A.getValuesCSR()
     start = A.getOwnershipRange()[0]
     n = len(indptr) - 1
