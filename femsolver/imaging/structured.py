@@ -2,10 +2,10 @@
 
 The discrete problem is the one `femsolver.effective.solve_potential` (floating=True) solves on
 the image's hexahedral mesh (`voxels.voxel_mesh`): Q1 on the same split nodes, the same
-scaling, the same floating-cluster mass term; CG + geometric multigrid. A voxel's stiffness and mass matrices
-are exact tensor products of the 1D linear element's (no quadrature), so the global matrix is
-one constant 8x8 (4x4 in 2D) matrix per conducting voxel times its conductivity. It is summed
-into a fixed table of neighbour slots per row (`_slots`), one take/put pass per voxel corner:
+scaling, the same floating-cluster mass term; CG + geometric multigrid (`multigrid`). A voxel's
+stiffness and mass matrices are exact tensor products of the 1D linear element's (no
+quadrature), so the global matrix is one constant 8x8 (4x4 in 2D) matrix per conducting voxel
+times its conductivity. It is summed into a fixed table of neighbour slots per row (`_slots`), one take/put pass per voxel corner:
 PETSc's COO interface took 7 s to sort the 34M entries of a 128^3 image's slab. Building the
 dolfinx mesh and its facet tags, and the general hexahedron quadrature, took 14 of the 19 s of
 a 128^3 image (docs/performance.md#images).
@@ -32,8 +32,9 @@ from femsolver.petsc_options import ScopedOptions
 
 
 # CG + geometric multigrid (femsolver.imaging.multigrid): Chebyshev-Jacobi smoothing, LU of the
-# (shifted) coarsest level. rtol 1e-6: the rows are scaled, so unit Dirichlet rows do not dominate the
-# residual (docs/performance.md#images). Other options (pc_type gamg) bypass the hierarchy.
+# (shifted) coarsest level; other options (pc_type gamg) bypass the hierarchy. rtol 1e-6: sigma_eff
+# of the 128^3 blobs image within 4.5e-10 of rtol 1e-10's (1e-4: 6.5e-6); the rows are scaled,
+# so unit Dirichlet rows do not dominate the residual (docs/performance.md#images)
 VOXEL_SOLVER = {"ksp_type": "cg", "ksp_norm_type": "unpreconditioned", "ksp_rtol": 1e-6,
                 "pc_type": "mg", "mg_levels_ksp_type": "chebyshev",
                 "mg_levels_pc_type": "jacobi", "mg_coarse_ksp_type": "preonly",
