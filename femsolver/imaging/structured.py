@@ -5,10 +5,10 @@ the image's hexahedral mesh (`voxels.voxel_mesh`): Q1 on the same split nodes, t
 scaling, the same floating-cluster mass term; CG + geometric multigrid (`multigrid`). A voxel's
 stiffness and mass matrices are exact tensor products of the 1D linear element's (no
 quadrature), so the global matrix is one constant 8x8 (4x4 in 2D) matrix per conducting voxel
-times its conductivity. It is summed into a fixed table of neighbour slots per row (`_slots`), one take/put pass per voxel corner:
-PETSc's COO interface took 7 s to sort the 34M entries of a 128^3 image's slab. Building the
-dolfinx mesh and its facet tags, and the general hexahedron quadrature, took 14 of the 19 s of
-a 128^3 image (docs/performance.md#images).
+times its conductivity. It is summed into a fixed table of neighbour slots per row (`_slots`),
+one take/put pass per voxel corner: PETSc's COO interface took 7 s to sort the 34M entries of a
+128^3 image's slab. Building the dolfinx mesh and its facet tags, and the general hexahedron
+quadrature, took 14 of the 19 s of a 128^3 image (docs/performance.md#images).
 
 Unknowns: the split nodes that conducting voxels use, numbered as the mesh numbers them
 (`voxels.UsedNodes`, rank r owning its node planes). The Dirichlet nodes keep a unit diagonal
