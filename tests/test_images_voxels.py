@@ -9,6 +9,7 @@ from mpi4py import MPI
 
 from femsolver import tags
 from femsolver.case import MeshParams
+from femsolver.imaging import multigrid
 from femsolver.imaging.structured import element_matrices, image_effective
 from femsolver.imaging.transport import directional_effective
 from femsolver.mesh import build_domain
@@ -103,3 +104,54 @@ def test_2d_picture(shared_dir):
     for a, b in zip(meshed, voxels):
         assert b["sigma_eff_S_m"] == pytest.approx(a["sigma_eff_S_m"], rel=AGREE, abs=BLOCKED)
         assert b["percolates"] == a["percolates"]
+
+
+@pytest.fixture
+def depths(monkeypatch):
+    """The number of multigrid levels of each voxel solve, the coarsest level lowered to 200
+    unknowns (small images get >= 3 levels)."""
+    monkeypatch.setattr(multigrid, "COARSEST", 200)
+    found = []
+    built = multigrid.Multigrid.__init__
+
+    def counted(self, *args):
+        built(self, *args)
+        found.append(len(self.levels))
+
+    monkeypatch.setattr(multigrid.Multigrid, "__init__", counted)
+    return found
+
+
+@pytest.mark.parametrize("shape", [(22, 19, 24), (70, 61)])
+def test_multigrid_levels_same_sigma(shared_dir, depths, shape):
+    """>= 3 multigrid levels on a 3D image with floating clusters, void, an insulating phase
+    and two conductors, and on a 2D picture: the mesh path's sigma_eff to 1e-8 in every
+    direction."""
+    rng = np.random.default_rng(len(shape))
+    void = 0.25 if len(shape) == 3 else 0.1  # 2D: GAMG (mesh path) broke down on more
+    image = rng.choice(4, size=shape, p=[void, 0.1, 0.75 - void, 0.15]).astype(np.uint8)
+    path = _image(shared_dir, f"mg{len(shape)}.npy", image)
+    labels = {"0": "void", "1": "active", "2": "matrix", "3": "shell"}
+    sigma = {tags.MATRIX: 1.0, tags.SHELL: 0.3}
+    directions = ("x", "y", "z")[:len(shape)]
+    meshed, voxels = _both(path, labels, sigma, directions)
+    assert len(depths) == len(shape) and min(depths) >= 3
+    for a, b in zip(meshed, voxels):
+        assert a["percolates"]
+        assert b["sigma_eff_S_m"] == pytest.approx(a["sigma_eff_S_m"], rel=AGREE)
+
+
+def test_multigrid_blocked_direction(shared_dir, depths):
+    """>= 3 levels: an insulating plane across z blocks z (sigma_eff / sigma below
+    transport.BLOCKED), and y is the arithmetic mean of the layers along it."""
+    image = np.ones((20, 17, 18), dtype=np.uint8)
+    image[:, :, :7] = 2  # x < 7: shell
+    image[9] = 0  # an insulating (active) plane across z
+    path = _image(shared_dir, "mgblocked.npy", image)
+    geometry = ImageGeometry(path=path, voxel_size=1e-6,
+                             labels={"0": "active", "1": "matrix", "2": "shell"})
+    y, z = image_effective(geometry, 0, {tags.MATRIX: 1.0, tags.SHELL: 0.25}, 1.0, ("y", "z"),
+                           None, COMM)
+    assert min(depths) >= 3
+    assert y["relative_conductivity"] == pytest.approx(19 / 20 * (11 + 7 * 0.25) / 18, rel=1e-8)
+    assert not z["percolates"] and z["relative_conductivity"] < BLOCKED

@@ -2,13 +2,14 @@
 
 The discrete problem is the one `femsolver.effective.solve_potential` (floating=True) solves on
 the image's hexahedral mesh (`voxels.voxel_mesh`): Q1 on the same split nodes, the same
-scaling, the same floating-cluster mass term, CG + GAMG. A voxel's stiffness and mass matrices
-are exact tensor products of the 1D linear element's (no quadrature), so the global matrix is
-one constant 8x8 (4x4 in 2D) matrix per conducting voxel times its conductivity. It is summed
-into a fixed table of neighbour slots per row (`_slots`), one take/put pass per voxel corner:
-PETSc's COO interface took 7 s to sort the 34M entries of a 128^3 image's slab. Building the
-dolfinx mesh and its facet tags, and the general hexahedron quadrature, took 14 of the 19 s of
-a 128^3 image (docs/performance.md#images).
+scaling, the same floating-cluster mass term; CG + geometric multigrid (`multigrid`). A voxel's
+stiffness and mass matrices are exact tensor products of the 1D linear element's (no
+quadrature), so the global matrix is one constant 8x8 (4x4 in 2D) matrix per conducting voxel
+times its conductivity. It is summed into a fixed table of neighbour slots per row (`_slots`)
+by a compiled loop (`kernel`; numpy's take/put passes took 1.5-2 CPU s per rank, PETSc's COO
+interface 7 s to sort the 34M entries of a 128^3 image's slab). Building the dolfinx mesh and
+its facet tags, and the general hexahedron quadrature, took 14 of the 19 s of a 128^3 image
+(docs/performance.md#images).
 
 Unknowns: the split nodes that conducting voxels use, numbered as the mesh numbers them
 (`voxels.UsedNodes`, rank r owning its node planes). The Dirichlet nodes keep a unit diagonal
@@ -25,17 +26,23 @@ from petsc4py import PETSc
 from femsolver.effective import FLOATING_MASS, conducting_tags
 from femsolver.imaging import labels as roles
 from femsolver.imaging.build import image_slab
-from femsolver.imaging.transport import IMAGE_SOLVER, direction_rows
+from femsolver.imaging.kernel import add_voxel_blocks, compact_rows
+from femsolver.imaging import multigrid
+from femsolver.imaging.transport import direction_rows
 from femsolver.imaging.voxels import CORNERS, GROUPS, SplitNodes, UsedNodes
 from femsolver.petsc_options import ScopedOptions
 
 
-# IMAGE_SOLVER with GMRES for GAMG's eigenvalue estimate of the prolongator smoother: CG stopped
-# there ("indefinite preconditioner") on a 128^3 blobs image, whose floating clusters make the
-# matrix singular to round-off (FLOATING_MASS is 6e-17 of a voxel's stiffness at 128 voxels).
-# rtol 1e-6: sigma_eff of that image within 5e-11 of rtol 1e-10's (1e-4: 8e-7); the rows are
-# scaled, so unit Dirichlet rows no longer dominate the residual (docs/performance.md#images)
-VOXEL_SOLVER = {**IMAGE_SOLVER, "pc_gamg_esteig_ksp_type": "gmres", "ksp_rtol": 1e-6}
+# CG + geometric multigrid (femsolver.imaging.multigrid): one Chebyshev-Jacobi sweep before and
+# after (two: the same tau to 1e-10, 25 % more time), LU of the (shifted) coarsest level; other
+# options (pc_type gamg) bypass the hierarchy. rtol 1e-6: sigma_eff of the 128^3 blobs image
+# within 4.5e-10 of rtol 1e-10's (1e-4: 6.5e-6); the rows are scaled, so unit Dirichlet rows do
+# not dominate the residual (docs/performance.md#images)
+VOXEL_SOLVER = {"ksp_type": "cg", "ksp_norm_type": "unpreconditioned", "ksp_rtol": 1e-6,
+                "pc_type": "mg", "mg_levels_ksp_type": "chebyshev",
+                "mg_levels_ksp_max_it": 1, "mg_levels_pc_type": "jacobi",
+                "mg_coarse_ksp_type": "preonly", "mg_coarse_pc_type": "redundant",
+                "mg_coarse_redundant_pc_type": "lu"}
 
 
 def element_matrices(spacing) -> tuple[np.ndarray, np.ndarray]:
@@ -153,7 +160,6 @@ def _operator(system: "VoxelConduction", fixed: np.ndarray, owned_fixed: np.ndar
     on the fixed rows. Each rank sums its voxels' blocks into its rows and the rows of the node
     plane above its slab, which it then adds to the next rank's."""
     dim, comm = system.grid.dim, system.comm
-    n = 2 ** dim
     slot, second, axis = _SLOTS[dim]
     start = comm.exscan(system.owned) or 0
     count = max(system.owned, int(system.ids.max()) + 1 - start if len(system.ids) else 0)
@@ -163,16 +169,8 @@ def _operator(system: "VoxelConduction", fixed: np.ndarray, owned_fixed: np.ndar
     width = 3 ** dim + 2 * dim
     values = np.zeros((count + 1, width))
     columns = np.full(values.shape, -1, dtype=PETSc.IntType)
-    flat_values, flat_columns = values.reshape(-1), columns.reshape(-1)
-    weight = (system.sigma / scale)[:, None]
-    for i in range(n):  # corner i of every voxel: no row twice, so take + put adds
-        where = np.broadcast_to(slot[i], (len(rows), n)).copy()
-        for j in np.flatnonzero(axis[i] >= 0):
-            copy = _SECOND[dim][axis[i, j], system.masks[:, j], n - 1 - j]
-            where[copy, j] = second[i, j]
-        index = (rows[:, i, None] * width + where).ravel()  # flat: 4x faster than 2D indexing
-        flat_values.put(index, flat_values.take(index) + (weight * element[i]).ravel())
-        flat_columns.put(index, ids.ravel())
+    add_voxel_blocks(rows, ids, system.masks, system.sigma / scale, element, slot, second, axis,
+                     _SECOND[dim], values, columns)
     diagonal = np.flatnonzero(owned_fixed)
     values[diagonal, slot[0, 0]] = 1.0
     columns[diagonal, slot[0, 0]] = start + diagonal
@@ -186,11 +184,8 @@ def _operator(system: "VoxelConduction", fixed: np.ndarray, owned_fixed: np.ndar
         m = len(below[0])
         values[:m] += below[0]
         np.maximum(columns[:m], below[1], out=columns[:m])
-    present = columns >= 0
-    indptr = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(PETSc.IntType)
     size = (system.owned, comm.allreduce(system.owned))
-    A = PETSc.Mat().createAIJ((size, size), csr=(indptr, columns[present], values[present]),
-                              comm=comm)
+    A = PETSc.Mat().createAIJ((size, size), csr=compact_rows(values, columns), comm=comm)
     A.setOption(PETSc.Mat.Option.SPD, True)
     return A
 
@@ -224,10 +219,25 @@ def solve_direction(system: VoxelConduction, axis: int, voltage: float, options:
     b.setValues(start + fixed, np.full(len(fixed), voltage), addv=PETSc.InsertMode.ADD_VALUES)
     b.assemble()
 
+    # start from the linear potential between the faces: most of the solution already
+    x.getArray()[:] = voltage * (1 - owned_level / grid.shape[axis])
+    hierarchy = None
     with ScopedOptions("voxels", options) as scoped:
         ksp = PETSc.KSP().create(comm)
         ksp.setOptionsPrefix(scoped.prefix)
         ksp.setOperators(A)
+        ksp.setInitialGuessNonzero(True)
+        if options.get("pc_type") == "mg":
+            position = np.stack([system.owned_level(a) for a in range(grid.dim)], axis=1)
+            lowest = system.voxels.copy()
+            lowest[:, 0] += system.k0
+
+            def finest():
+                return multigrid.voxel_interpolation(A, system.ids, lowest, position,
+                                                     owned_bottom | owned_top)
+
+            hierarchy = multigrid.Multigrid(A, position, finest)
+            hierarchy.configure(ksp.getPC())
         try:
             ksp.setFromOptions()
         except PETSc.Error as err:
@@ -236,6 +246,8 @@ def solve_direction(system: VoxelConduction, axis: int, voltage: float, options:
         ksp.solve(b, x)
         reason = ksp.getConvergedReason()
     owned = x.getArray().copy()
+    if hierarchy is not None:
+        hierarchy.destroy()
     for obj in (ksp, A, x, b):
         obj.destroy()
     if reason < 0:
