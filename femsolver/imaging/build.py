@@ -12,6 +12,7 @@ from mpi4py import MPI
 from femsolver.errors import CaseError, GeometryError
 from femsolver.imaging import labels as roles
 from femsolver.imaging.components import components, phase_summary
+from femsolver.imaging.smoothing import NodeMoves
 from femsolver.imaging.voxels import Grid, slab_planes, voxel_mesh
 
 # Phases whose components are counted: roles that conduct together
@@ -95,7 +96,8 @@ def image_slab(params, refine: int, comm: MPI.Comm):
 def image_mesh(params, refine: int, comm: MPI.Comm):
     """(mesh, cell tags, facet tags) of an image geometry, in metres."""
     codes, below, above, k0, grid = image_slab(params, refine, comm)
-    return voxel_mesh(codes, below, above, k0, grid, params.simplices, comm)
+    move = NodeMoves(codes, k0, grid, comm) if params.cells == "smoothed" else None
+    return voxel_mesh(codes, below, above, k0, grid, params.simplices, comm, move)
 
 
 def summary(params, comm: MPI.Comm) -> dict:

@@ -1,0 +1,182 @@
+"""Smoothed label surfaces (`cells = "smoothed"`): the Kuhn simplices of `voxels.voxel_mesh`,
+the same cells, regions and facet tags, with the grid nodes on label interfaces moved onto a
+smooth surface.
+
+Each role's indicator f is blurred: 2 G_SIGMA - G_(SIGMA sqrt 2) (`blur`). A grid node whose
+voxels hold exactly two roles a < b (void counts as a role) moves to the level set
+f_b - f_a = L_b - L_a by NEWTON Newton steps along the gradient, each axis clipped to MAX_STEP
+voxels; a node on a box face moves within the face. Nodes at triple junctions, split node
+copies (edge and corner contacts) and nodes off the interfaces stay. Then, SHRINK times, the
+moves of the nodes of every simplex left with less than MIN_VOLUME of its volume are halved
+(the last time: dropped); a simplex that is still not positive is a GeometryError. The levels
+L (0 for the lowest role code) are found by VOLUME_ROUNDS secant steps so that each role keeps
+its voxels' volume: the image's volume fractions (TauFactor's, PoreSpy's) stay exact.
+
+Slab parallelism: every rank computes the moves of its node planes from its slab plus HALO
+planes of the neighbours' role codes on each side (the blur reaches RADIUS planes, the
+interpolation 2, and each halving round one more), so it finds the moves a serial run finds
+for those nodes, and the planes shared by two ranks move alike; the volumes are summed over
+every rank's own voxels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from mpi4py import MPI
+from scipy import ndimage
+
+from femsolver.errors import GeometryError
+from femsolver.imaging import labels as roles
+from femsolver.imaging.voxels import _SIMPLICES, CORNERS, GROUPS, Grid
+
+SIGMA = 1.0  # Gaussian width, voxels: smooths the staircase, keeps features of ~2 voxels
+RADIUS = 6  # the Gaussians' truncation, planes (4 x the wider one's width)
+NEWTON = 3
+MAX_STEP = 0.45  # voxels per axis: a node stays inside its dual cell
+SHRINK = 4
+VOLUME_ROUNDS = 3
+MIN_VOLUME = 0.01  # of the unmoved simplex's
+HALO = RADIUS + SHRINK + 4
+OUTSIDE = -1  # role code beyond the box
+
+
+def with_halo(codes: np.ndarray, k0: int, n0: int, comm: MPI.Comm, halo: int):
+    """(planes [e0, e1) of the image's role codes, e0): this rank's slab and up to `halo`
+    planes of its neighbours' on each side (from however many ranks hold them)."""
+    k1 = k0 + len(codes)
+    wanted = comm.allgather((max(0, k0 - halo), min(n0, k1 + halo)))
+    send = [codes[min(max(a, k0), k1) - k0:max(min(b, k1), k0) - k0] for a, b in wanted]
+    planes = [p for p in comm.alltoall(send) if len(p)]  # rank order is plane order
+    return np.concatenate(planes), wanted[comm.rank][0]
+
+
+def blur(indicator: np.ndarray) -> np.ndarray:
+    """2 G_s - G_(s sqrt 2) of an indicator: a Gaussian's level set moves by s^2 / 2 x the
+    curvature (heat flow for a time s^2 / 2); extrapolated to zero time, convex shapes keep
+    their volume."""
+    wide = SIGMA * math.sqrt(2)
+    return (2 * ndimage.gaussian_filter(indicator, SIGMA, truncate=RADIUS / SIGMA)
+            - ndimage.gaussian_filter(indicator, wide, truncate=RADIUS / wide))
+
+
+def _node_roles(ext: np.ndarray, dim: int):
+    """(moving, lower, upper) over the nodes of `ext`'s voxels: whether a node's voxels hold
+    exactly two roles and one face-connected group of meshed voxels, and the two codes."""
+    pad = np.pad(ext.astype(np.int16), 1, constant_values=OUTSIDE)
+    around = [pad[tuple(slice(a, a + m - 1) for a, m in zip(d, pad.shape))]
+              for d in CORNERS[dim]]
+    inside = np.stack(around) != OUTSIDE
+    lower = np.where(inside, np.stack(around), 255).min(axis=0)
+    upper = np.stack(around).max(axis=0)
+    two = np.all(~inside | (np.stack(around) == lower) | (np.stack(around) == upper), axis=0)
+    mask = np.zeros(lower.shape, dtype=np.int64)
+    for p, voxel in enumerate(around):
+        mask |= ((voxel != OUTSIDE) & (voxel != roles.CODES["void"])).astype(np.int64) << p
+    groups = sum(((mask >> p) & 1).astype(bool) & (GROUPS[dim][mask, p] == p)
+                 for p in range(2 ** dim))
+    return two & (lower != upper) & (groups <= 1), lower, upper
+
+
+def _newton(fields, nodes, lower, upper, target, faces, h):
+    """Moves (voxels, array axes) of `nodes` (corner indices in the extended grid) towards
+    f_upper - f_lower = target, each axis clipped to MAX_STEP, zero across box faces."""
+    slopes = {code: np.gradient(f) for code, f in fields.items()}
+    move = np.zeros(nodes.shape)
+    for _ in range(NEWTON):
+        at = (nodes + move - 0.5).T  # voxel-centre coordinates (linear interpolation)
+        phi, grad = -target, np.zeros(nodes.shape)
+        for code, field in fields.items():
+            sign = (upper == code).astype(float) - (lower == code)
+            if sign.any():
+                for array, out in ((field, phi), *zip(slopes[code], grad.T)):
+                    out += sign * ndimage.map_coordinates(array, at, order=1, mode="nearest")
+        grad_m = grad / h  # per metre
+        norm = np.sum(grad_m ** 2, axis=1)
+        step = np.divide(-phi, norm, out=np.zeros_like(phi), where=norm > 1e-12 / h.min() ** 2)
+        move = np.clip(move + step[:, None] * grad_m / h, -MAX_STEP, MAX_STEP)
+        move[faces] = 0.0
+    return move
+
+
+def _volumes(x: np.ndarray) -> np.ndarray:
+    """Signed volumes (x dim!) of simplices with vertex coordinates x (cells, dim + 1, dim)."""
+    return np.linalg.det(x[:, 1:] - x[:, :1])
+
+
+class NodeMoves:
+    """Moves of the grid nodes of one rank's slab (metres, coordinate order x, y[, z])."""
+
+    def __init__(self, codes: np.ndarray, k0: int, grid: Grid, comm: MPI.Comm):
+        dim, n0, h = grid.dim, grid.shape[0], grid.spacing
+        ext, e0 = with_halo(codes, k0, n0, comm, HALO)
+        self.e0, self.k0, self.k1, self.grid = e0, k0, k0 + len(codes), grid
+        moving, lower, upper = _node_roles(ext, dim)
+        nodes = np.argwhere(moving)
+        absolute = nodes + np.array([e0] + [0] * (dim - 1))
+        faces = (absolute == 0) | (absolute == np.array(grid.shape))
+        fields = {int(c): blur((ext == c).astype(float)) for c in np.unique(ext)}
+        cells, voxels = self._simplices(ext, moving)
+        index = tuple(np.moveaxis(cells, -1, 0))
+        unmoved = _volumes(cells * h)
+        own = (voxels[:, 0] + e0 >= k0) & (voxels[:, 0] + e0 < self.k1)
+        present = sorted(set().union(*comm.allgather(set(np.unique(codes).tolist()))))
+        cell_code = ext[tuple(voxels.T)]
+        # interface nodes per role (about its interface area in voxel faces): the first slope
+        area = {c: comm.allreduce(int(np.count_nonzero((lower[moving] == c)
+                                                       | (upper[moving] == c)))) for c in present}
+        level, previous = dict.fromkeys(present, 0.0), None
+        for round_ in range(VOLUME_ROUNDS + 1):
+            target = (np.array([level[c] for c in upper[moving]])
+                      - np.array([level[c] for c in lower[moving]]))
+            self.move = np.zeros((*lower.shape, dim))
+            self.move[tuple(nodes.T)] = _newton(fields, nodes, lower[moving], upper[moving],
+                                                target, faces, h)
+            ratio = self._shrink(cells, index, unmoved)
+            change = {c: comm.allreduce(float(np.sum(np.abs(unmoved[own & (cell_code == c)])
+                                                     * (ratio[own & (cell_code == c)] - 1))))
+                      for c in present}
+            if round_ == VOLUME_ROUNDS:
+                break
+            following = dict(level)
+            for c in present[1:]:  # the first role is the reference, its level stays 0
+                if previous is None or level[c] == previous[0][c]:
+                    slope = -area[c] * SIGMA * math.factorial(dim) * np.prod(h)
+                else:
+                    slope = (change[c] - previous[1][c]) / (level[c] - previous[0][c])
+                if slope < 0:
+                    following[c] = level[c] - change[c] / slope
+            previous, level = (level, change), following
+        worst = comm.allreduce(float(ratio[own].min()) if own.any() else math.inf, op=MPI.MIN)
+        if worst <= 0:
+            raise GeometryError(f"geometry.cells = 'smoothed': a moved simplex is inverted "
+                                f"(volume ratio {worst:.3g}); use cells = 'simplices'")
+
+    def _simplices(self, ext: np.ndarray, moving: np.ndarray):
+        """(extended-grid corner indices (cells, dim + 1, dim) of the simplices of the meshed
+        voxels that have a moving node, each simplex's voxel)."""
+        dim = self.grid.dim
+        near = np.zeros(ext.shape, dtype=bool)
+        for d in CORNERS[dim]:
+            near |= moving[tuple(slice(a, a + m) for a, m in zip(d, ext.shape))]
+        voxels = np.argwhere(near & (ext != roles.CODES["void"]))
+        corners = voxels[:, None, :] + CORNERS[dim][None]
+        return (corners[:, _SIMPLICES[dim]].reshape(-1, dim + 1, dim),
+                np.repeat(voxels, len(_SIMPLICES[dim]), axis=0))
+
+    def _shrink(self, cells, index, unmoved) -> np.ndarray:
+        """Halve (finally drop) the moves around too-flat simplices: their volume ratios."""
+        dim, h = self.grid.dim, self.grid.spacing
+        for round_ in range(SHRINK + 1):
+            ratio = _volumes((cells + self.move[index]) * h) / unmoved
+            if round_ == SHRINK:
+                return ratio
+            flat = ratio < MIN_VOLUME
+            self.move[tuple(cells[flat].reshape(-1, dim).T)] *= 0.5 if round_ < SHRINK - 1 else 0
+
+    def __call__(self, corners: np.ndarray) -> np.ndarray:
+        """Moves (metres, x, y[, z]) of the grid corners with global numbers `corners`."""
+        index = np.stack(np.unravel_index(corners, self.grid.nodes), axis=-1)
+        index[:, 0] -= self.e0
+        return (self.move[tuple(index.T)] * self.grid.spacing)[:, ::-1]
