@@ -36,7 +36,7 @@ RADIUS = 6  # the Gaussians' truncation, planes (4 x the wider one's width)
 NEWTON = 3
 MAX_STEP = 0.45  # voxels per axis: a node stays inside its dual cell
 SHRINK = 4
-VOLUME_ROUNDS = 3
+VOLUME_ROUNDS = 5
 MIN_VOLUME = 0.01  # of the unmoved simplex's
 HALO = RADIUS + SHRINK + 4
 OUTSIDE = -1  # role code beyond the box
@@ -124,8 +124,10 @@ class NodeMoves:
         present = sorted(set().union(*comm.allgather(set(np.unique(codes).tolist()))))
         cell_code = ext[tuple(voxels.T)]
         # interface nodes per role (about its interface area in voxel faces): the first slope
-        area = {c: comm.allreduce(int(np.count_nonzero((lower[moving] == c)
-                                                       | (upper[moving] == c)))) for c in present}
+        mine = (absolute[:, 0] >= k0) & (absolute[:, 0] < self.k1)
+        area = {c: comm.allreduce(int(np.count_nonzero(mine & ((lower[moving] == c)
+                                                                | (upper[moving] == c)))))
+                for c in present}
         level, previous = dict.fromkeys(present, 0.0), None
         for round_ in range(VOLUME_ROUNDS + 1):
             target = (np.array([level[c] for c in upper[moving]])

@@ -151,7 +151,7 @@ def voxel_mesh(codes: np.ndarray, below: np.ndarray | None, above: np.ndarray | 
     cells = numbering.renumber(cells)
     x = grid.coordinates(k0, k1 + 1 if last else k1)[numbering.used // 2 ** dim]
     if move is not None:
-        x += move(numbering.used // 2 ** dim)
+        x += move((numbering.start + numbering.used) // 2 ** dim)
     element = basix.ufl.element("Lagrange", _CELL_TYPE[dim, simplices], 1, shape=(dim,))
     partitioner = _slab_partitioner(plane, codes.shape[0])
     mesh = dolfinx.mesh.create_mesh(comm, cells.astype(np.int64), ufl.Mesh(element), x,
