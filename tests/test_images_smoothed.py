@@ -14,6 +14,8 @@ from mpi4py import MPI
 from femsolver import tags
 from femsolver.case import MeshParams
 from femsolver.cli import main
+from femsolver.errors import GeometryError
+from femsolver.imaging import smoothing
 from femsolver.imaging.transport import directional_effective
 from femsolver.mesh import build_domain
 from geometries.image import ImageGeometry
@@ -96,6 +98,16 @@ def test_one_and_two_ranks_give_the_same_nodes(shared_dir):
         nodes.append(x[np.lexsort(np.round(x, 6).T)])
     assert nodes[0].shape == nodes[1].shape
     assert np.max(np.abs(nodes[0] - nodes[1])) < 1e-12
+
+
+def test_inverted_cells_are_a_geometry_error(shared_dir, monkeypatch):
+    """Without the halving of the moves around flat simplices, projecting every interface node
+    of a sphere inverts some: refused with a GeometryError naming the key, on every rank."""
+    path = _save(shared_dir, "ball.npy", _ball(16, 3)[0])
+    monkeypatch.setattr(smoothing, "SHRINK", 0)
+    with pytest.raises(GeometryError, match="geometry.cells = 'smoothed': a moved simplex is "
+                                            "inverted"):
+        _domain(path, SPHERE, "smoothed")
 
 
 def test_flat_layers_stay_flat(shared_dir):

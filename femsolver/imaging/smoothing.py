@@ -65,17 +65,15 @@ def _node_roles(ext: np.ndarray, dim: int):
     """(moving, lower, upper) over the nodes of `ext`'s voxels: whether a node's voxels hold
     exactly two roles and one face-connected group of meshed voxels, and the two codes."""
     pad = np.pad(ext.astype(np.int16), 1, constant_values=OUTSIDE)
-    around = [pad[tuple(slice(a, a + m - 1) for a, m in zip(d, pad.shape))]
-              for d in CORNERS[dim]]
-    inside = np.stack(around) != OUTSIDE
-    lower = np.where(inside, np.stack(around), 255).min(axis=0)
-    upper = np.stack(around).max(axis=0)
-    two = np.all(~inside | (np.stack(around) == lower) | (np.stack(around) == upper), axis=0)
-    mask = np.zeros(lower.shape, dtype=np.int64)
-    for p, voxel in enumerate(around):
-        mask |= ((voxel != OUTSIDE) & (voxel != roles.CODES["void"])).astype(np.int64) << p
-    groups = sum(((mask >> p) & 1).astype(bool) & (GROUPS[dim][mask, p] == p)
-                 for p in range(2 ** dim))
+    around = np.stack([pad[tuple(slice(a, a + m - 1) for a, m in zip(d, pad.shape))]
+                       for d in CORNERS[dim]])
+    inside = around != OUTSIDE
+    lower = np.where(inside, around, np.iinfo(np.int16).max).min(axis=0)
+    upper = around.max(axis=0)
+    two = np.all(~inside | (around == lower) | (around == upper), axis=0)
+    meshed = inside & (around != roles.CODES["void"])
+    mask = sum(meshed[p].astype(np.int64) << p for p in range(2 ** dim))
+    groups = sum(meshed[p] & (GROUPS[dim][mask, p] == p) for p in range(2 ** dim))
     return two & (lower != upper) & (groups <= 1), lower, upper
 
 
@@ -109,73 +107,77 @@ class NodeMoves:
     """Moves of the grid nodes of one rank's slab (metres, coordinate order x, y[, z])."""
 
     def __init__(self, codes: np.ndarray, k0: int, grid: Grid, comm: MPI.Comm):
-        dim, n0, h = grid.dim, grid.shape[0], grid.spacing
-        ext, e0 = with_halo(codes, k0, n0, comm, HALO)
-        self.e0, self.k0, self.k1, self.grid = e0, k0, k0 + len(codes), grid
-        moving, lower, upper = _node_roles(ext, dim)
-        nodes = np.argwhere(moving)
-        absolute = nodes + np.array([e0] + [0] * (dim - 1))
-        faces = (absolute == 0) | (absolute == np.array(grid.shape))
-        fields = {int(c): blur((ext == c).astype(float)) for c in np.unique(ext)}
-        cells, voxels = self._simplices(ext, moving)
-        index = tuple(np.moveaxis(cells, -1, 0))
-        unmoved = _volumes(cells * h)
-        own = (voxels[:, 0] + e0 >= k0) & (voxels[:, 0] + e0 < self.k1)
+        dim, h = grid.dim, grid.spacing
+        ext, e0 = with_halo(codes, k0, grid.shape[0], comm, HALO)
+        self.e0, self.k1, self.grid, self.comm = e0, k0 + len(codes), grid, comm
+        self.moving, self.lower, self.upper = _node_roles(ext, dim)
+        self.nodes = np.argwhere(self.moving)
+        absolute = self.nodes + np.array([e0] + [0] * (dim - 1))
+        self.faces = (absolute == 0) | (absolute == np.array(grid.shape))
+        self.fields = {int(c): blur((ext == c).astype(float)) for c in np.unique(ext)}
+        self.cells, voxels = self._simplices(ext)
+        self.unmoved = _volumes(self.cells * h)
+        self.own = (voxels[:, 0] + e0 >= k0) & (voxels[:, 0] + e0 < self.k1)
+        self.cell_code = ext[tuple(voxels.T)]
         present = sorted(set().union(*comm.allgather(set(np.unique(codes).tolist()))))
-        cell_code = ext[tuple(voxels.T)]
-        # interface nodes per role (about its interface area in voxel faces): the first slope
+        # interface nodes per role (~ its interface area, voxel faces): the first secant slope
         mine = (absolute[:, 0] >= k0) & (absolute[:, 0] < self.k1)
-        area = {c: comm.allreduce(int(np.count_nonzero(mine & ((lower[moving] == c)
-                                                                | (upper[moving] == c)))))
+        lower, upper = self.lower[self.moving], self.upper[self.moving]
+        area = {c: comm.allreduce(int(np.count_nonzero(mine & ((lower == c) | (upper == c)))))
                 for c in present}
-        level, previous = dict.fromkeys(present, 0.0), None
-        for round_ in range(VOLUME_ROUNDS + 1):
-            target = (np.array([level[c] for c in upper[moving]])
-                      - np.array([level[c] for c in lower[moving]]))
-            self.move = np.zeros((*lower.shape, dim))
-            self.move[tuple(nodes.T)] = _newton(fields, nodes, lower[moving], upper[moving],
-                                                target, faces, h)
-            ratio = self._shrink(cells, index, unmoved)
-            change = {c: comm.allreduce(float(np.sum(np.abs(unmoved[own & (cell_code == c)])
-                                                     * (ratio[own & (cell_code == c)] - 1))))
-                      for c in present}
-            if round_ == VOLUME_ROUNDS:
-                break
-            following = dict(level)
-            for c in present[1:]:  # the first role is the reference, its level stays 0
-                if previous is None or level[c] == previous[0][c]:
-                    slope = -area[c] * SIGMA * math.factorial(dim) * np.prod(h)
-                else:
-                    slope = (change[c] - previous[1][c]) / (level[c] - previous[0][c])
-                if slope < 0:
-                    following[c] = level[c] - change[c] / slope
-            previous, level = (level, change), following
-        worst = comm.allreduce(float(ratio[own].min()) if own.any() else math.inf, op=MPI.MIN)
+        level, change = dict.fromkeys(present, 0.0), self._place(dict.fromkeys(present, 0.0))
+        slope = {c: -area[c] * SIGMA * math.factorial(dim) * np.prod(h) for c in present}
+        for _ in range(VOLUME_ROUNDS):  # secant steps; the first role is the reference
+            following = {c: level[c] - change[c] / slope[c] if c != present[0] and slope[c] < 0
+                         else level[c] for c in present}
+            changed = self._place(following)
+            slope = {c: (changed[c] - change[c]) / (following[c] - level[c])
+                     if following[c] != level[c] else slope[c] for c in present}
+            level, change = following, changed
+        ratio = _volumes((self.cells + self.move[self._index]) * h) / self.unmoved
+        own = ratio[self.own]
+        worst = comm.allreduce(float(own.min()) if len(own) else math.inf, op=MPI.MIN)
         if worst <= 0:
             raise GeometryError(f"geometry.cells = 'smoothed': a moved simplex is inverted "
                                 f"(volume ratio {worst:.3g}); use cells = 'simplices'")
 
-    def _simplices(self, ext: np.ndarray, moving: np.ndarray):
+    @property
+    def _index(self):
+        return tuple(np.moveaxis(self.cells, -1, 0))
+
+    def _place(self, level: dict) -> dict:
+        """Move the interface nodes to the levels `level` (then `_shrink`): the volume change
+        of each role (x dim!, summed over the ranks' own voxels)."""
+        lower, upper = self.lower[self.moving], self.upper[self.moving]
+        target = np.array([level[c] for c in upper]) - np.array([level[c] for c in lower])
+        self.move = np.zeros((*self.moving.shape, self.grid.dim))
+        self.move[tuple(self.nodes.T)] = _newton(self.fields, self.nodes, lower, upper, target,
+                                                 self.faces, self.grid.spacing)
+        gain = np.abs(self.unmoved) * (self._shrink() - 1)
+        return {c: self.comm.allreduce(float(np.sum(gain[self.own & (self.cell_code == c)])))
+                for c in level}
+
+    def _simplices(self, ext: np.ndarray):
         """(extended-grid corner indices (cells, dim + 1, dim) of the simplices of the meshed
         voxels that have a moving node, each simplex's voxel)."""
         dim = self.grid.dim
         near = np.zeros(ext.shape, dtype=bool)
         for d in CORNERS[dim]:
-            near |= moving[tuple(slice(a, a + m) for a, m in zip(d, ext.shape))]
+            near |= self.moving[tuple(slice(a, a + m) for a, m in zip(d, ext.shape))]
         voxels = np.argwhere(near & (ext != roles.CODES["void"]))
         corners = voxels[:, None, :] + CORNERS[dim][None]
         return (corners[:, _SIMPLICES[dim]].reshape(-1, dim + 1, dim),
                 np.repeat(voxels, len(_SIMPLICES[dim]), axis=0))
 
-    def _shrink(self, cells, index, unmoved) -> np.ndarray:
-        """Halve (finally drop) the moves around too-flat simplices: their volume ratios."""
-        dim, h = self.grid.dim, self.grid.spacing
+    def _shrink(self) -> np.ndarray:
+        """Halve (the last time: drop) the moves around too-flat simplices; their volume ratios."""
+        dim, h, index = self.grid.dim, self.grid.spacing, self._index
         for round_ in range(SHRINK + 1):
-            ratio = _volumes((cells + self.move[index]) * h) / unmoved
+            ratio = _volumes((self.cells + self.move[index]) * h) / self.unmoved
             if round_ == SHRINK:
                 return ratio
-            flat = ratio < MIN_VOLUME
-            self.move[tuple(cells[flat].reshape(-1, dim).T)] *= 0.5 if round_ < SHRINK - 1 else 0
+            flat = self.cells[ratio < MIN_VOLUME].reshape(-1, dim)
+            self.move[tuple(flat.T)] *= 0.5 if round_ < SHRINK - 1 else 0.0
 
     def __call__(self, corners: np.ndarray) -> np.ndarray:
         """Moves (metres, x, y[, z]) of the grid corners with global numbers `corners`."""
