@@ -64,7 +64,7 @@ def _signed_volumes(domain):
 def test_ball_area_and_volume(shared_dir, dim, sizes):
     """The staircase's interface is ~4/pi (2D) / ~1.5 (3D) x the exact one at every resolution;
     the smoothed one measured 1.015, 1.015, 1.010 (circle) and 1.150, 1.111, 1.078 (sphere;
-    1.077 at 40^3, 1.084 at 48^3): 4-30x closer, and not converging further (docs/images.md).
+    1.077 at 40^3, 1.084 at 48^3): 4-26x closer, and not converging further (docs/images.md).
     The enclosed volume is the voxels' (to 1e-6); no cell is inverted."""
     for n in sizes:
         image, radius = _ball(n, dim)

@@ -127,6 +127,7 @@ class NodeMoves:
                 for c in present}
         level, change = dict.fromkeys(present, 0.0), self._place(dict.fromkeys(present, 0.0))
         slope = {c: -area[c] * SIGMA * math.factorial(dim) * np.prod(h) for c in present}
+        best = (max(map(abs, change.values())), level)
         for _ in range(VOLUME_ROUNDS):  # secant steps; the first role is the reference
             following = {c: level[c] - change[c] / slope[c] if c != present[0] and slope[c] < 0
                          else level[c] for c in present}
@@ -134,6 +135,9 @@ class NodeMoves:
             slope = {c: (changed[c] - change[c]) / (following[c] - level[c])
                      if following[c] != level[c] else slope[c] for c in present}
             level, change = following, changed
+            best = min(best, (max(map(abs, change.values())), level), key=lambda b: b[0])
+        if best[1] is not level:  # the halving makes the volume a rough function of the levels
+            self._place(best[1])
         ratio = _volumes((self.cells + self.move[self._index]) * h) / self.unmoved
         own = ratio[self.own]
         worst = comm.allreduce(float(own.min()) if len(own) else math.inf, op=MPI.MIN)
