@@ -18,6 +18,7 @@ from femsolver.errors import GeometryError
 from femsolver.imaging import smoothing
 from femsolver.imaging.transport import directional_effective
 from femsolver.mesh import build_domain
+from geometries.common import predict_cells
 from geometries.image import ImageGeometry
 
 COMM = MPI.COMM_WORLD
@@ -119,6 +120,10 @@ def test_flat_layers_stay_flat(shared_dir):
     domain = _domain(path, {"0": "shell", "1": "matrix"}, "smoothed", voxel=1e-6)
     x = domain.mesh.geometry.x / 1e-6
     assert np.max(np.abs(x - np.round(x))) < 1e-12
+    geometry = ImageGeometry(path=path, voxel_size=1e-6, labels=SPHERE, cells="smoothed")
+    cells = domain.mesh.topology.index_map(3).size_global
+    assert predict_cells(geometry.mesh_extent(MeshParams()), 0) == \
+        pytest.approx(cells, rel=1e-9) == 6 * image.size
     rows = directional_effective(domain, {tags.MATRIX: 1.0, tags.SHELL: 0.25}, 1.0, ("x", "z"))
     assert rows[0]["relative_conductivity"] == pytest.approx(2 / (1 + 4), rel=1e-8)
     assert rows[1]["relative_conductivity"] == pytest.approx(0.625, rel=1e-8)
