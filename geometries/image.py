@@ -99,7 +99,8 @@ class ImageGeometry:
     @property
     def simplices(self) -> bool:
         """Whether voxels are split into simplices (`cells`; smoothed ones too)."""
-        return self.cells in ("simplices", "smoothed") or (self.cells == "auto" and self.problem == "cell")
+        return (self.cells in ("simplices", "smoothed")
+                or (self.cells == "auto" and self.problem == "cell"))
 
     @property
     def problem(self) -> str:

@@ -109,7 +109,8 @@ class NodeMoves:
     def __init__(self, codes: np.ndarray, k0: int, grid: Grid, comm: MPI.Comm):
         dim, h = grid.dim, grid.spacing
         ext, e0 = with_halo(codes, k0, grid.shape[0], comm, HALO)
-        self.e0, self.k1, self.grid, self.comm = e0, k0 + len(codes), grid, comm
+        k1 = k0 + len(codes)
+        self.e0, self.grid, self.comm = e0, grid, comm
         self.moving, self.lower, self.upper = _node_roles(ext, dim)
         self.nodes = np.argwhere(self.moving)
         absolute = self.nodes + np.array([e0] + [0] * (dim - 1))
@@ -117,11 +118,11 @@ class NodeMoves:
         self.fields = {int(c): blur((ext == c).astype(float)) for c in np.unique(ext)}
         self.cells, voxels = self._simplices(ext)
         self.unmoved = _volumes(self.cells * h)
-        self.own = (voxels[:, 0] + e0 >= k0) & (voxels[:, 0] + e0 < self.k1)
+        self.own = (voxels[:, 0] + e0 >= k0) & (voxels[:, 0] + e0 < k1)
         self.cell_code = ext[tuple(voxels.T)]
         present = sorted(set().union(*comm.allgather(set(np.unique(codes).tolist()))))
         # interface nodes per role (~ its interface area, voxel faces): the first secant slope
-        mine = (absolute[:, 0] >= k0) & (absolute[:, 0] < self.k1)
+        mine = (absolute[:, 0] >= k0) & (absolute[:, 0] < k1)
         lower, upper = self.lower[self.moving], self.upper[self.moving]
         area = {c: comm.allreduce(int(np.count_nonzero(mine & ((lower == c) | (upper == c)))))
                 for c in present}
