@@ -36,6 +36,7 @@ RADIUS = 6  # the Gaussians' truncation, planes (4 x the wider one's width)
 NEWTON = 3
 MAX_STEP = 0.45  # voxels per axis: a node stays inside its dual cell
 SHRINK = 4
+BISECTION = 20  # steps of the fraction of the moves kept around a flat simplex
 VOLUME_ROUNDS = 5
 MIN_VOLUME = 0.01  # of the unmoved simplex's
 HALO = RADIUS + SHRINK + 4
@@ -175,14 +176,26 @@ class NodeMoves:
                 np.repeat(voxels, len(_SIMPLICES[dim]), axis=0))
 
     def _shrink(self) -> np.ndarray:
-        """Halve (the last time: drop) the moves around too-flat simplices; their volume ratios."""
+        """Scale back the moves around too-flat simplices (the last time: drop them); their
+        volume ratios. Each flat simplex takes the largest fraction of its nodes' moves that
+        leaves it 2 MIN_VOLUME (bisection); a node keeps the smallest fraction of its simplices'."""
         dim, h, index = self.grid.dim, self.grid.spacing, self._index
         for round_ in range(SHRINK + 1):
             ratio = _volumes((self.cells + self.move[index]) * h) / self.unmoved
-            if round_ == SHRINK:
+            flat = ratio < MIN_VOLUME
+            import os; os.environ.get('DBG') and print('round', round_, flat.sum(), ratio.min())
+            if round_ == SHRINK or not flat.any():
                 return ratio
-            flat = self.cells[ratio < MIN_VOLUME].reshape(-1, dim)
-            self.move[tuple(flat.T)] *= 0.5 if round_ < SHRINK - 1 else 0.0
+            corners, step = self.cells[flat], self.move[index][flat]
+            low, high = np.zeros(len(corners)), np.ones(len(corners))
+            for _ in range(BISECTION if round_ < SHRINK - 1 else 0):
+                middle = (low + high) / 2
+                ok = (_volumes((corners + middle[:, None, None] * step) * h)
+                      / self.unmoved[flat] >= 2 * MIN_VOLUME)
+                low, high = np.where(ok, middle, low), np.where(ok, high, middle)
+            fraction = np.ones(self.move.shape[:-1])
+            np.minimum.at(fraction, tuple(corners.reshape(-1, dim).T), np.repeat(low, dim + 1))
+            self.move *= fraction[..., None]
 
     def __call__(self, corners: np.ndarray) -> np.ndarray:
         """Moves (metres, x, y[, z]) of the grid corners with global numbers `corners`."""
