@@ -31,15 +31,17 @@ from femsolver.errors import GeometryError
 from femsolver.imaging import labels as roles
 from femsolver.imaging.voxels import _SIMPLICES, CORNERS, GROUPS, Grid
 
-SIGMA = 1.0  # Gaussian width, voxels: smooths the staircase, keeps features of ~2 voxels
-RADIUS = 6  # the Gaussians' truncation, planes (4 x the wider one's width)
-NEWTON = 3
-MAX_STEP = 0.45  # voxels per axis: a node stays inside its dual cell
+# Gaussian width sigma = sqrt(w / FEATURE) voxels, within [1, MAX_SIGMA], w = the features'
+# width (`feature_width`): a digitised plane's terraces leave ripples whose area falls like a
+# power of sigma, the curvature error (sigma / w)^4 grows: sigma ~ sqrt(w) balances them
+FEATURE = 4.0
+MAX_SIGMA = 8.0
+NEWTON = 6
+MAX_STEP = 0.8  # voxels per axis: a staircase node can lie farther than 1/2 from the surface
 SHRINK = 4
 BISECTION = 20  # steps of the fraction of the moves kept around a flat simplex
 VOLUME_ROUNDS = 5
 MIN_VOLUME = 0.01  # of the unmoved simplex's
-HALO = RADIUS + SHRINK + 4
 OUTSIDE = -1  # role code beyond the box
 
 
@@ -53,13 +55,34 @@ def with_halo(codes: np.ndarray, k0: int, n0: int, comm: MPI.Comm, halo: int):
     return np.concatenate(planes), wanted[comm.rank][0]
 
 
-def blur(indicator: np.ndarray) -> np.ndarray:
+def feature_width(codes: np.ndarray, k0: int, n0: int, comm: MPI.Comm, present: list) -> float:
+    """dim x volume / interface (voxel faces), voxels, the smallest over the roles: ~ the
+    radius / 1.5 of a digitised ball (1.27 in 2D), a layer's thickness x 3 (2)."""
+    ext, e0 = with_halo(codes, k0, n0, comm, 1)
+    block = ext[k0 - e0:k0 - e0 + len(codes) + 1]  # own planes and the next one
+    faces = np.zeros(len(present), dtype=np.int64)
+    for axis in range(codes.ndim):
+        a = block if axis == 0 else block[:len(codes)]
+        one, two = (a[tuple(slice(i, a.shape[axis] - 1 + i) if d == axis else slice(None)
+                             for d in range(a.ndim))] for i in (0, 1))
+        faces += [np.count_nonzero((one != two) & ((one == c) | (two == c))) for c in present]
+    volume = np.array([np.count_nonzero(codes == c) for c in present])
+    faces, volume = comm.allreduce(faces), comm.allreduce(volume)
+    width = codes.ndim * volume[faces > 0] / faces[faces > 0]
+    return float(width.min()) if len(width) else FEATURE
+
+
+def blur(indicator: np.ndarray, sigma: float) -> np.ndarray:
     """2 G_s - G_(s sqrt 2) of an indicator: a Gaussian's level set moves by s^2 / 2 x the
     curvature (heat flow for a time s^2 / 2); extrapolated to zero time, convex shapes keep
-    their volume."""
-    wide = SIGMA * math.sqrt(2)
-    return (2 * ndimage.gaussian_filter(indicator, SIGMA, truncate=RADIUS / SIGMA)
-            - ndimage.gaussian_filter(indicator, wide, truncate=RADIUS / wide))
+    their volume. Truncated at `radius(sigma)` planes."""
+    return sum(weight * ndimage.gaussian_filter(indicator, s, truncate=radius(sigma) / s)
+               for weight, s in ((2, sigma), (-1, sigma * math.sqrt(2))))
+
+
+def radius(sigma: float) -> int:
+    """Planes the blur reaches: 4 x the wider Gaussian's width."""
+    return math.ceil(4 * sigma * math.sqrt(2))
 
 
 def _node_roles(ext: np.ndarray, dim: int):
@@ -109,26 +132,28 @@ class NodeMoves:
 
     def __init__(self, codes: np.ndarray, k0: int, grid: Grid, comm: MPI.Comm):
         dim, h = grid.dim, grid.spacing
-        ext, e0 = with_halo(codes, k0, grid.shape[0], comm, HALO)
+        present = sorted(set().union(*comm.allgather(set(np.unique(codes).tolist()))))
+        width = feature_width(codes, k0, grid.shape[0], comm, present)
+        self.sigma = min(max(math.sqrt(width / FEATURE), 1.0), MAX_SIGMA)
+        ext, e0 = with_halo(codes, k0, grid.shape[0], comm, radius(self.sigma) + SHRINK + 4)
         k1 = k0 + len(codes)
         self.e0, self.grid, self.comm = e0, grid, comm
         self.moving, self.lower, self.upper = _node_roles(ext, dim)
         self.nodes = np.argwhere(self.moving)
         absolute = self.nodes + np.array([e0] + [0] * (dim - 1))
         self.faces = (absolute == 0) | (absolute == np.array(grid.shape))
-        self.fields = {int(c): blur((ext == c).astype(float)) for c in np.unique(ext)}
+        self.fields = {int(c): blur((ext == c).astype(float), self.sigma) for c in np.unique(ext)}
         self.cells, voxels = self._simplices(ext)
         self.unmoved = _volumes(self.cells * h)
         self.own = (voxels[:, 0] + e0 >= k0) & (voxels[:, 0] + e0 < k1)
         self.cell_code = ext[tuple(voxels.T)]
-        present = sorted(set().union(*comm.allgather(set(np.unique(codes).tolist()))))
         # interface nodes per role (~ its interface area, voxel faces): the first secant slope
         mine = (absolute[:, 0] >= k0) & (absolute[:, 0] < k1)
         lower, upper = self.lower[self.moving], self.upper[self.moving]
         area = {c: comm.allreduce(int(np.count_nonzero(mine & ((lower == c) | (upper == c)))))
                 for c in present}
         level, change = dict.fromkeys(present, 0.0), self._place(dict.fromkeys(present, 0.0))
-        slope = {c: -area[c] * SIGMA * math.factorial(dim) * np.prod(h) for c in present}
+        slope = {c: -area[c] * self.sigma * math.factorial(dim) * np.prod(h) for c in present}
         best = (max(map(abs, change.values())), level)
         for _ in range(VOLUME_ROUNDS):  # secant steps; the first role is the reference
             following = {c: level[c] - change[c] / slope[c] if c != present[0] and slope[c] < 0
@@ -183,7 +208,6 @@ class NodeMoves:
         for round_ in range(SHRINK + 1):
             ratio = _volumes((self.cells + self.move[index]) * h) / self.unmoved
             flat = ratio < MIN_VOLUME
-            import os; os.environ.get('DBG') and print('round', round_, flat.sum(), ratio.min())
             if round_ == SHRINK or not flat.any():
                 return ratio
             corners, step = self.cells[flat], self.move[index][flat]
