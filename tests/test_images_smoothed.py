@@ -115,7 +115,7 @@ def test_one_and_two_ranks_give_the_same_nodes(shared_dir):
 
 
 def test_inverted_cells_are_a_geometry_error(shared_dir, monkeypatch):
-    """Without the halving of the moves around flat simplices, projecting every interface node
+    """Without the shrinking of the moves around flat simplices, projecting every interface node
     of a sphere inverts some: refused with a GeometryError naming the key, on every rank."""
     path = _save(shared_dir, "ball.npy", _ball(16, 3)[0])
     monkeypatch.setattr(smoothing, "SHRINK", 0)
@@ -166,7 +166,7 @@ def _sphere_case(directory, n, cells):
 def test_effective_sphere_is_closer_to_maxwell(shared_dir):
     """`femsolver effective` on an insulating sphere (radius 4.8 voxels, 16^3): Maxwell's
     sigma_eff / sigma = 2 (1 - phi) / (2 + phi) (a cubic array; Rayleigh's correction is below
-    1e-4 here). Measured errors: voxels -0.89 %, simplices -0.62 %, smoothed -0.44 %."""
+    1e-4 here). Measured errors: voxels -0.89 %, simplices -0.62 %, smoothed -0.36 %."""
     n = 16
     phi = 4 / 3 * np.pi * (0.3 * n) ** 3 / n ** 3
     maxwell = 2 * (1 - phi) / (2 + phi)

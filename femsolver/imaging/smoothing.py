@@ -2,21 +2,26 @@
 the same cells, regions and facet tags, with the grid nodes on label interfaces moved onto a
 smooth surface.
 
-Each role's indicator f is blurred: 2 G_SIGMA - G_(SIGMA sqrt 2) (`blur`). A grid node whose
-voxels hold exactly two roles a < b (void counts as a role) moves to the level set
-f_b - f_a = L_b - L_a by NEWTON Newton steps along the gradient, each axis clipped to MAX_STEP
-voxels; a node on a box face moves within the face. Nodes at triple junctions, split node
-copies (edge and corner contacts) and nodes off the interfaces stay. Then, SHRINK times, the
-moves of the nodes of every simplex left with less than MIN_VOLUME of its volume are halved
-(the last time: dropped); a simplex that is still not positive is a GeometryError. The levels
-L (0 for the lowest role code) are found by VOLUME_ROUNDS secant steps so that each role keeps
-its voxels' volume: the image's volume fractions (TauFactor's, PoreSpy's) stay exact.
+Each role's indicator f is blurred: 2 G_s - G_(s sqrt 2) (`blur`), s = sqrt(w / FEATURE)
+voxels (1 to MAX_SIGMA) for features w voxels wide (`feature_width`): a blur fixed in voxels
+keeps the terraces of a digitised plane at a fixed size in voxels, so the area would not
+converge. A grid node whose voxels hold exactly two roles a < b (void counts as a role) moves
+to the level set f_b - f_a = L_b - L_a by NEWTON Newton steps along the gradient, each axis
+clipped to MAX_STEP voxels; a node on a box face moves within the face. Nodes at triple
+junctions, split node copies (edge and corner contacts) and nodes off the interfaces stay.
+Then, SHRINK times, the moves of the nodes of every simplex left with less than MIN_VOLUME of
+its volume are cut to the largest fraction that leaves it 2 MIN_VOLUME (the last time:
+dropped): a simplex whose nodes all lie on the surface would be flat, and its nodes end a
+small distance off the surface instead of on the staircase. A simplex that is still not
+positive is a GeometryError. The levels L (0 for the lowest role code) are found by
+VOLUME_ROUNDS secant steps so that each role keeps its voxels' volume: the image's volume
+fractions (TauFactor's, PoreSpy's) stay exact.
 
-Slab parallelism: every rank computes the moves of its node planes from its slab plus HALO
-planes of the neighbours' role codes on each side (the blur reaches RADIUS planes, the
-interpolation 2, and each halving round one more), so it finds the moves a serial run finds
-for those nodes, and the planes shared by two ranks move alike; the volumes are summed over
-every rank's own voxels.
+Slab parallelism: every rank computes the moves of its node planes from its slab plus the
+neighbours' role codes on each side (the blur reaches `radius` planes, the interpolation 2,
+and each shrinking round one more), so it finds the moves a serial run finds for those nodes,
+and the planes shared by two ranks move alike; the volumes and the feature width are summed
+over every rank's own voxels.
 """
 
 from __future__ import annotations
@@ -163,7 +168,7 @@ class NodeMoves:
                      if following[c] != level[c] else slope[c] for c in present}
             level, change = following, changed
             best = min(best, (max(map(abs, change.values())), level), key=lambda b: b[0])
-        if best[1] is not level:  # the halving makes the volume a rough function of the levels
+        if best[1] is not level:  # the shrinking makes the volume a rough function of the levels
             self._place(best[1])
         ratio = _volumes((self.cells + self.move[self._index]) * h) / self.unmoved
         own = ratio[self.own]
@@ -203,7 +208,7 @@ class NodeMoves:
     def _shrink(self) -> np.ndarray:
         """Scale back the moves around too-flat simplices (the last time: drop them); their
         volume ratios. Each flat simplex takes the largest fraction of its nodes' moves that
-        leaves it 2 MIN_VOLUME (bisection); a node keeps the smallest fraction of its simplices'."""
+        leaves it 2 MIN_VOLUME (bisection); a node keeps its flat simplices' smallest."""
         dim, h, index = self.grid.dim, self.grid.spacing, self._index
         for round_ in range(SHRINK + 1):
             ratio = _volumes((self.cells + self.move[index]) * h) / self.unmoved
