@@ -62,7 +62,8 @@ def with_halo(codes: np.ndarray, k0: int, n0: int, comm: MPI.Comm, halo: int):
 
 def feature_width(codes: np.ndarray, k0: int, n0: int, comm: MPI.Comm, present: list) -> float:
     """dim x volume / interface (voxel faces), voxels, the smallest over the roles: ~ the
-    radius / 1.5 of a digitised ball (1.27 in 2D), a layer's thickness x 3 (2)."""
+    radius / 1.5 of a digitised ball (1.27 in 2D), a layer's thickness x dim / 2 (x dim on a
+    box face)."""
     ext, e0 = with_halo(codes, k0, n0, comm, 1)
     block = ext[k0 - e0:k0 - e0 + len(codes) + 1]  # own planes and the next one
     faces = np.zeros(len(present), dtype=np.int64)
