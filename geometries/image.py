@@ -49,9 +49,11 @@ class ImageGeometry:
                          "\"electrode\"}; roles: electrolyte, electrode, blocking, active, shell, "
                          "matrix, coating, void (not meshed)")
     cells: str = param("auto", "voxels: one hexahedron (quadrilateral) per voxel; simplices: "
-                       "6 tetrahedra (2 triangles) per voxel; auto: simplices for electrolyte | "
-                       "electrode images (femsolver run's maps sample simplices), else voxels",
-                       choices=("auto", "voxels", "simplices"))
+                       "6 tetrahedra (2 triangles) per voxel; smoothed: those simplices with "
+                       "the label interfaces' nodes moved onto smooth surfaces; auto: simplices "
+                       "for electrolyte | electrode images (femsolver run's maps sample "
+                       "simplices), else voxels",
+                       choices=("auto", "voxels", "simplices", "smoothed"))
     isolated: str = param("keep", "components that carry no current (ion conductor not "
                           "reaching the top, electrode not reaching the bottom): keep, or remove "
                           "(made void)", choices=("keep", "remove"))
@@ -72,9 +74,11 @@ class ImageGeometry:
         if self.coarsen & (self.coarsen - 1):
             raise ValueError(f"'geometry.coarsen' must be a power of 2, got {self.coarsen}")
         self.image  # noqa: B018 - reads the header now: a missing file is bad input
-        if self.coarsen > 1 and not (self.simplices and self.dimension == 3):
+        if self.coarsen > 1 and not (self.simplices and self.dimension == 3
+                                     and self.cells != "smoothed"):
             raise ValueError("'geometry.coarsen' applies to 3D images meshed as simplices "
-                             "(cells = simplices, or auto for electrolyte | electrode images)")
+                             "(cells = simplices, or auto for electrolyte | electrode images; "
+                             "not smoothed)")
 
     @property
     def image(self):
@@ -106,8 +110,9 @@ class ImageGeometry:
 
     @property
     def simplices(self) -> bool:
-        """Whether voxels are split into simplices (`cells`)."""
-        return self.cells == "simplices" or (self.cells == "auto" and self.problem == "cell")
+        """Whether voxels are split into simplices (`cells`; smoothed ones too)."""
+        return (self.cells in ("simplices", "smoothed")
+                or (self.cells == "auto" and self.problem == "cell"))
 
     @property
     def problem(self) -> str:

@@ -217,6 +217,7 @@ def test_run_matches_the_fine_mesh(shared_dir):
     ({"coarsen": 0}, "'geometry.coarsen'"),
     ({"coarsen": 2, "coarsen_margin": 0}, "'geometry.coarsen_margin'"),
     ({"coarsen": 2, "cells": "voxels"}, "'geometry.coarsen' applies to 3D images"),
+    ({"coarsen": 2, "cells": "smoothed"}, "'geometry.coarsen' applies to 3D images"),
 ])
 def test_bad_values_name_the_key(shared_dir, keys, message):
     path = _save(shared_dir, "bad.npy", np.zeros((4, 4, 4), dtype=np.uint8))

@@ -12,6 +12,7 @@ from mpi4py import MPI
 from femsolver.errors import CaseError, GeometryError
 from femsolver.imaging import labels as roles
 from femsolver.imaging.components import components, phase_summary
+from femsolver.imaging.smoothing import NodeMoves
 from femsolver.imaging.voxels import Grid, slab_planes, voxel_mesh
 
 # Phases whose components are counted: roles that conduct together
@@ -100,7 +101,8 @@ def image_mesh(params, mesh_params, comm: MPI.Comm):
 
         return coarse_mesh(codes, grid, params.coarsen, params.coarsen_margin,
                            mesh_params.max_cells, comm)
-    return voxel_mesh(codes, below, above, k0, grid, params.simplices, comm)
+    move = NodeMoves(codes, k0, grid, comm) if params.cells == "smoothed" else None
+    return voxel_mesh(codes, below, above, k0, grid, params.simplices, comm, move)
 
 
 def summary(params, comm: MPI.Comm) -> dict:

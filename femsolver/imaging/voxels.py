@@ -127,12 +127,12 @@ class SplitNodes:
 
 
 def voxel_mesh(codes: np.ndarray, below: np.ndarray | None, above: np.ndarray | None, k0: int,
-               grid: Grid, simplices: bool, comm: MPI.Comm):
+               grid: Grid, simplices: bool, comm: MPI.Comm, move=None):
     """(mesh, cell tags, facet tags) of an image from each rank's slab of role codes.
 
     `codes`: this rank's planes [k0, k1) (`labels.code_image`); `below`, `above`: planes k0 - 1
     and k1 (None on the first / last rank). Voxels of role `void` are not meshed. Coordinates in
-    metres (grid spacing).
+    metres (grid spacing), plus `move(grid corners)` if given (`smoothing.NodeMoves`).
     """
     dim = grid.dim
     void = roles.CODES["void"]
@@ -150,6 +150,8 @@ def voxel_mesh(codes: np.ndarray, below: np.ndarray | None, above: np.ndarray | 
     numbering = UsedNodes(cells, k0, k1 + 1 if last else k1, grid, comm)
     cells = numbering.renumber(cells)
     x = grid.coordinates(k0, k1 + 1 if last else k1)[numbering.used // 2 ** dim]
+    if move is not None:
+        x += move((numbering.start + numbering.used) // 2 ** dim)
     element = basix.ufl.element("Lagrange", _CELL_TYPE[dim, simplices], 1, shape=(dim,))
     partitioner = _slab_partitioner(plane, codes.shape[0])
     mesh = dolfinx.mesh.create_mesh(comm, cells.astype(np.int64), ufl.Mesh(element), x,
