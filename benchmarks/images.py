@@ -8,7 +8,8 @@ the same cores (docs/performance.md#images, docs/images.md).
 Default: a size^3 blobs image to its effective conductivity along z, femsolver on `ranks` MPI
 ranks against TauFactor on `ranks` threads (its default conv_crit 1e-2), alternating, `repeat`
 times each. femsolver solves on the voxel grid (`femsolver effective` on an image of voxels:
-femsolver.imaging.structured); --mesh adds its dolfinx path (one hexahedron per conducting
+Q1 elements, femsolver.imaging.structured; and `effective_method = "fv"`, TauFactor's finite
+volumes, femsolver.imaging.finite_volume); --mesh adds its dolfinx path (one hexahedron per conducting
 voxel: `femsolver run`'s mesh), the same Q1 problem. --test-images: tests/test_images.py's three
 24^3 images and their x2 upsampling, with PoreSpy too (TauFactor conv_crit 1e-3, as in the
 test), on the mesh path. Needs the peers' venv (scripts/setup_peers.sh).
@@ -66,6 +67,7 @@ def worker(path: str, refine: int, method: str) -> None:
 
     from femsolver import tags
     from femsolver.case import MeshParams
+    from femsolver.imaging import finite_volume
     from femsolver.imaging.build import image_slab
     from femsolver.imaging.structured import VoxelConduction, VOXEL_SOLVER, solve_direction
     from femsolver.imaging.transport import direction_rows, directional_effective
@@ -84,6 +86,14 @@ def worker(path: str, refine: int, method: str) -> None:
                              lambda axis: solve_direction(system, 2 - axis, 1.0,
                                                           VOXEL_SOLVER))[0]
         size = comm.allreduce(system.owned)
+    elif method == "fv":  # imaging.finite_volume.fv_effective, timed in two parts
+        codes, below, above, k0, grid = image_slab(geometry, refine, comm)
+        cells = finite_volume.VoxelCells(codes, below, above, grid, sigma, comm)
+        ready = time.perf_counter()
+        row = direction_rows(cells.fractions, 3, sigma, 1.0, ("z",), None,
+                             lambda axis: finite_volume.solve_direction(
+                                 cells, 2 - axis, 1.0, finite_volume.FV_SOLVER, k0))[0]
+        size = comm.allreduce(cells.owned)
     else:
         domain = build_domain(geometry, MeshParams(refine=refine), comm)
         ready = time.perf_counter()
@@ -108,12 +118,12 @@ def large(args, path: str) -> None:
                    "seed": 1, "blobiness": 1, "path": path}])[0]
     print(f"| {args.size}^3 blobs, porosity {made['porosity']:.3f} | tau | seconds | "
           f"memory |\n|---|---|---|---|")
-    runs = {"voxels": [], "mesh": [], "TauFactor": []}
+    runs = {"voxels": [], "fv": [], "mesh": [], "TauFactor": []}
     for _ in range(args.repeat):  # alternating: the same load for both, as far as it goes
-        for method in ("voxels", "mesh") if args.mesh else ("voxels",):
+        for method in ("voxels", "fv", "mesh") if args.mesh else ("voxels", "fv"):
             ours = femsolver_run(path, args.ranks, method=method)
             runs[method].append(ours["seconds"])
-            what = "unknowns" if method == "voxels" else "cells"
+            what = "cells" if method == "mesh" else "unknowns"
             print(f"| femsolver {method}, {args.ranks} ranks ({ours['size']} {what}; set-up "
                   f"{ours['setup_seconds']:.1f} s + solve {ours['solve_seconds']:.1f} s; CPU "
                   f"{ours['cpu_seconds']:.1f} s) | "
@@ -125,7 +135,7 @@ def large(args, path: str) -> None:
         runs["TauFactor"].append(theirs["seconds"])
         print(f"| TauFactor, {args.ranks} threads ({theirs['iterations']} iterations) | "
               f"{theirs['tau']:.4f} | {theirs['seconds']:.1f} | |", flush=True)
-    for method in ("voxels", "mesh"):
+    for method in ("voxels", "fv", "mesh"):
         for ours, theirs in zip(runs[method], runs["TauFactor"]):
             print(f"time ratio femsolver {method} / TauFactor: {ours / theirs:.2f}")
 

@@ -57,6 +57,9 @@ class ImageGeometry:
     isolated: str = param("keep", "components that carry no current (ion conductor not "
                           "reaching the top, electrode not reaching the bottom): keep, or remove "
                           "(made void)", choices=("keep", "remove"))
+    effective_method: str = param("fe", "femsolver effective on an image of voxels: fe (Q1 finite "
+                                  "elements on the voxel corners) or fv (cell-centred finite "
+                                  "volumes: TauFactor's discretisation)", choices=("fe", "fv"))
     coarsen: int = param(1, "block edge, voxels: blocks of coarsen^3 voxels far from every "
                          "label interface meshed as larger tetrahedra (1: off; a power of 2; 3D "
                          "simplices images)", at_least=1)
@@ -74,6 +77,8 @@ class ImageGeometry:
         if self.coarsen & (self.coarsen - 1):
             raise ValueError(f"'geometry.coarsen' must be a power of 2, got {self.coarsen}")
         self.image  # noqa: B018 - reads the header now: a missing file is bad input
+        if self.effective_method == "fv" and self.simplices:
+            raise ValueError("'geometry.effective_method' = 'fv' needs cells = 'voxels'")
         if self.coarsen > 1 and not (self.simplices and self.dimension == 3
                                      and self.cells != "smoothed"):
             raise ValueError("'geometry.coarsen' applies to 3D images meshed as simplices "

@@ -12,6 +12,7 @@ from femsolver import tags
 from femsolver.imaging import labels as roles
 from femsolver.imaging.build import PHASES, read_codes
 from femsolver.imaging.components import components, spanning_fraction
+from femsolver.imaging.finite_volume import fv_effective
 from femsolver.imaging.structured import image_effective
 from femsolver.imaging.transport import directional_effective, table
 from femsolver.outputs.regions import COLOURS
@@ -56,8 +57,9 @@ def effective_report(case, domain, comm: MPI.Comm, directions=None) -> tuple[dic
     directions = directions or ("x", "y", "z")[:dim]
     fractions = spanning(case.geometry, sigma, comm) if hasattr(case.geometry, "image") else None
     if domain is None:
-        rows = image_effective(case.geometry, case.mesh.refine, sigma, sigma_ref, directions,
-                               fractions, comm)
+        solve = fv_effective if case.geometry.effective_method == "fv" else image_effective
+        rows = solve(case.geometry, case.mesh.refine, sigma, sigma_ref, directions, fractions,
+                     comm)
     else:
         rows = directional_effective(domain, sigma, sigma_ref, directions, fractions)
     text = (f"# Effective ionic conductivity of '{case.name}'\n\nConducting regions: "

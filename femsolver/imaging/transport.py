@@ -58,7 +58,8 @@ def hashin_shtrikman(fractions, sigmas, dim: int) -> tuple[float, float]:
 def wiener(fractions, sigmas) -> tuple[float, float]:
     """(harmonic, arithmetic) means: layers across and along the field."""
     phi, sigma = np.asarray(fractions, float), np.asarray(sigmas, float)
-    harmonic = 0.0 if np.any((sigma == 0) & (phi > 0)) else 1.0 / np.sum(phi / sigma)
+    present = phi > 0  # a phase of zero fraction (no void) adds nothing, whatever its sigma
+    harmonic = 0.0 if np.any(sigma[present] == 0) else 1.0 / np.sum(phi[present] / sigma[present])
     return harmonic, float(np.sum(phi * sigma))
 
 
