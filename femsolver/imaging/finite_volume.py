@@ -26,13 +26,15 @@ from femsolver.imaging import labels as roles
 from femsolver.imaging.build import image_slab
 from femsolver.imaging.components import components
 from femsolver.imaging.kernel import compact_rows
-from femsolver.imaging.transport import IMAGE_SOLVER, direction_rows
+from femsolver.imaging import multigrid
+from femsolver.imaging.structured import VOXEL_SOLVER
+from femsolver.imaging.transport import direction_rows
 from femsolver.petsc_options import ScopedOptions
 
-# CG + GAMG with SOR smoothing on the scaled rows, GAMG's aggressive coarsening on (unlike
-# transport.IMAGE_SOLVER): on this 7-point stencil it set up in 3.6 s instead of 5.7 on the
-# 128^3 image (loaded), 5 CG iterations either way; rtol 1e-6 (docs/performance.md#images)
-FV_SOLVER = {**IMAGE_SOLVER, "pc_gamg_aggressive_coarsening": 1, "ksp_rtol": 1e-6}
+# CG + multigrid of 2x2x2 aggregates (multigrid.aggregation, Galerkin levels), W-cycles with
+# two Chebyshev-Jacobi sweeps: 15 CG iterations on the 128^3 image and a tenth of GAMG's set-up
+# (docs/performance.md#images); other options (pc_type gamg) bypass the hierarchy
+FV_SOLVER = {**VOXEL_SOLVER, "pc_mg_cycle_type": "w", "mg_levels_ksp_max_it": 2}
 
 
 class VoxelCells:
@@ -130,11 +132,17 @@ def solve_direction(cells: VoxelCells, axis: int, voltage: float, options: dict,
     b.getArray()[:] = rhs[mine] / scale
     # start from the linear potential between the faces
     x.getArray()[:] = voltage * (1 - (level[mine] + 0.5) / grid.shape[axis])
+    hierarchy = None
     with ScopedOptions("voxels_fv", options) as scoped:
         ksp = PETSc.KSP().create(comm)
         ksp.setOptionsPrefix(scoped.prefix)
         ksp.setOperators(A)
         ksp.setInitialGuessNonzero(True)
+        if options.get("pc_type") == "mg":
+            position = np.argwhere(mine)
+            position[:, 0] += k0
+            hierarchy = multigrid.Multigrid(A, position, coarsen=multigrid.aggregation)
+            hierarchy.configure(ksp.getPC())
         try:
             ksp.setFromOptions()
         except PETSc.Error as err:
@@ -143,6 +151,8 @@ def solve_direction(cells: VoxelCells, axis: int, voltage: float, options: dict,
         ksp.solve(b, x)
         reason = ksp.getConvergedReason()
     p = x.getArray().copy()
+    if hierarchy is not None:
+        hierarchy.destroy()
     for obj in (ksp, A, x, b):
         obj.destroy()
     if reason < 0:

@@ -10,6 +10,8 @@ level the sources come from the voxels (`voxel_interpolation`), below from the c
 the Galerkin operator P^T A P (`interpolation`); there an unknown with no coupled coarse
 neighbour becomes a coarse unknown itself. Dirichlet rows are left to the smoother. The fine
 matrix is the one given, so the solution is the fine problem's whatever the hierarchy.
+For cell-centred unknowns (`finite_volume`) `aggregation` coarsens instead: piecewise-constant
+interpolation from 2x2x2 aggregates.
 """
 
 from __future__ import annotations
@@ -136,18 +138,38 @@ def voxel_interpolation(A: PETSc.Mat, corners: np.ndarray, lowest: np.ndarray,
     return matrix, position[coarse] // 2
 
 
+def aggregation(A: PETSc.Mat, position: np.ndarray) -> tuple[PETSc.Mat, np.ndarray]:
+    """(P, coarse positions) of piecewise-constant interpolation from aggregates: a rank's
+    unknowns at the same position // 2 (2x2x2 voxels, cell-centred unknowns: finite_volume);
+    an aggregate never spans two ranks."""
+    comm = A.comm.tompi4py()
+    half = position // 2
+    shape = half.max(axis=0, initial=0) + 1 if len(half) else np.ones(position.shape[1], int)
+    keys, member = np.unique(np.ravel_multi_index(tuple(half.T), tuple(shape)),
+                             return_inverse=True)
+    offset = comm.exscan(len(keys)) or 0
+    rows = len(position)
+    P = PETSc.Mat().createAIJ(((rows, PETSc.DETERMINE), (len(keys), PETSc.DETERMINE)),
+                              csr=(np.arange(rows + 1, dtype=PETSc.IntType),
+                                   (offset + member.ravel()).astype(PETSc.IntType),
+                                   np.ones(rows)), comm=A.comm)
+    return P, np.stack(np.unravel_index(keys, tuple(shape)), axis=1)
+
+
 class Multigrid:
     """The levels of a fine operator A (finest first: operator, interpolation from the next
     coarser level) and the shifted coarsest operator; `position`: (owned rows, dim) integer
-    grid position of A's unknowns."""
+    grid position of A's unknowns; `finest()`: the finest level's (P, coarse positions), if
+    given; `coarsen(A, position)` the others' (default `interpolation`)."""
 
-    def __init__(self, A: PETSc.Mat, position: np.ndarray, finest=None):
+    def __init__(self, A: PETSc.Mat, position: np.ndarray, finest=None, coarsen=None):
+        coarsen = coarsen or interpolation
         self.levels = []
         while A.getSize()[0] > COARSEST:
             if finest is not None:  # (P, coarse positions) of the finest level, given
                 (P, coarse_position), finest = finest(), None
             else:
-                P, coarse_position = interpolation(A, position)
+                P, coarse_position = coarsen(A, position)
             if P.getSize()[1] > COARSENING * A.getSize()[0]:
                 P.destroy()
                 break

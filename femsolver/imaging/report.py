@@ -56,16 +56,19 @@ def effective_report(case, domain, comm: MPI.Comm, directions=None) -> tuple[dic
     dim = case.geometry.dimension if domain is None else domain.mesh.topology.dim
     directions = directions or ("x", "y", "z")[:dim]
     fractions = spanning(case.geometry, sigma, comm) if hasattr(case.geometry, "image") else None
+    fv = domain is None and case.geometry.effective_method == "fv"
     if domain is None:
-        solve = fv_effective if case.geometry.effective_method == "fv" else image_effective
+        solve = fv_effective if fv else image_effective
         rows = solve(case.geometry, case.mesh.refine, sigma, sigma_ref, directions, fractions,
                      comm)
     else:
         rows = directional_effective(domain, sigma, sigma_ref, directions, fractions)
+    method = ("cell-centred finite volumes (TauFactor's)" if fv else
+              "finite elements (P1, Q1 on voxels)")
     text = (f"# Effective ionic conductivity of '{case.name}'\n\nConducting regions: "
             + ", ".join(f"{tags.NAMES[t]} {s:.4g} S/m" for t, s in sigma.items())
-            + f"; reference sigma_ref = {sigma_ref:.4g} S/m.\n\n{table(rows)}\n")
-    return {"case": case.name, "directions": rows}, text
+            + f"; reference sigma_ref = {sigma_ref:.4g} S/m; {method}.\n\n{table(rows)}\n")
+    return {"case": case.name, "method": method, "directions": rows}, text
 
 
 def image_picture(params, path, comm: MPI.Comm) -> None:
