@@ -24,3 +24,25 @@ def interrupt_first_step(args) -> tuple[int, str]:
             break
     output = process.communicate(timeout=120)[0]
     return process.returncode, output
+
+
+def save_image(directory, name: str, image) -> str:
+    """Write a label image on rank 0 in the format of the name's suffix (.npy, .tif, .png: a
+    picture, first row on top; else raw); every rank gets the path."""
+    import numpy as np
+    import tifffile
+    from mpi4py import MPI
+    from PIL import Image
+
+    path = Path(directory) / name
+    if MPI.COMM_WORLD.rank == 0:
+        if path.suffix == ".npy":
+            np.save(path, image)
+        elif path.suffix == ".tif":
+            tifffile.imwrite(path, image)
+        elif path.suffix == ".png":
+            Image.fromarray(image[::-1]).save(path)
+        else:
+            image.tofile(path)
+    MPI.COMM_WORLD.barrier()
+    return str(path)

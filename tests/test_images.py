@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import tifffile
 from mpi4py import MPI
-from PIL import Image
 
 from femsolver import tags
 from femsolver.case import MeshParams
@@ -23,28 +22,13 @@ from femsolver.imaging.components import components
 from femsolver.imaging.transport import directional_effective, hashin_shtrikman
 from femsolver.mesh import build_domain
 from geometries.image import ImageGeometry
+from helpers import save_image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from images import PEERS, TEST_IMAGES as IMAGES, peers as run_peers  # noqa: E402
 
 COMM = MPI.COMM_WORLD
-
-
-def _save(directory, name, image):
-    """Write `image` (rank 0) in the format of the suffix; every rank gets the path."""
-    path = directory / name
-    if COMM.rank == 0:
-        if path.suffix == ".npy":
-            np.save(path, image)
-        elif path.suffix == ".tif":
-            tifffile.imwrite(path, image)
-        elif path.suffix == ".png":
-            Image.fromarray(image[::-1]).save(path)  # a picture: first row on top
-        else:
-            image.tofile(path)
-    COMM.barrier()
-    return str(path)
 
 
 def _domain(path, labels, comm=COMM, refine=0, **keys):
@@ -67,7 +51,7 @@ def _blobs(seed=0, shape=(12, 10, 8)):
 def test_formats_give_the_same_mesh_and_tags(shared_dir, suffix):
     image = _blobs()
     keys = {"raw_shape": "12x10x8"} if suffix == ".raw" else {}
-    path = _save(shared_dir, "img" + suffix, image)
+    path = save_image(shared_dir, "img" + suffix, image)
     _, domain = _domain(path, {"0": "active", "1": "matrix"}, cells="voxels", **keys)
     assert _count(domain.cell_tags, domain, tags.MATRIX) == image.sum()
     assert _count(domain.cell_tags, domain, tags.ACTIVE) == image.size - image.sum()
@@ -82,7 +66,7 @@ def test_formats_give_the_same_mesh_and_tags(shared_dir, suffix):
 def test_png_is_a_picture_with_y_up(shared_dir):
     image = np.zeros((6, 9), dtype=np.uint8)
     image[:2] = 1  # electrode at the bottom rows (y = 0, 1)
-    path = _save(shared_dir, "li.png", image)
+    path = save_image(shared_dir, "li.png", image)
     geometry, domain = _domain(path, {"0": "electrolyte", "1": "electrode"})
     assert geometry.dimension == 2 and geometry.simplices  # cell roles: triangles for `run`
     assert _count(domain.facet_tags, domain, tags.WORKING_ACTIVE) == 9
@@ -95,7 +79,7 @@ def test_label_adjacency_decides_active_and_blocking(shared_dir):
     image = np.zeros((6, 4, 4), dtype=np.uint8)
     image[:2] = 1  # Li
     image[2, 1:3, 1:3] = 2  # a blocking particle on the Li
-    path = _save(shared_dir, "li.npy", image)
+    path = save_image(shared_dir, "li.npy", image)
     _, domain = _domain(path, {"0": "electrolyte", "1": "electrode", "2": "blocking"},
                         cells="voxels")
     # Li under the particle is covered (electrode | blocking: no tag); particle top + 4 sides
@@ -108,7 +92,7 @@ def test_components_match_scipy_on_the_whole_image(shared_dir):
     from scipy import ndimage
 
     image = _blobs(1, (16, 9, 9))
-    path = _save(shared_dir, "c.npy", image)
+    path = save_image(shared_dir, "c.npy", image)
     geometry = ImageGeometry(path=path, voxel_size=1e-6, labels={"0": "void", "1": "matrix"})
     codes, _ = read_codes(geometry, COMM)
     ids, stats = components(codes > 0, COMM)
@@ -125,7 +109,7 @@ def test_exact_conductivities(shared_dir):
     image = np.zeros((8, 6, 6), dtype=np.uint8)
     image[:, :, :3] = 1  # x < 3: matrix, else shell
     image[:, :2, :] = 2  # y < 2: insulating cores across the whole y range
-    path = _save(shared_dir, "layers.npy", image)
+    path = save_image(shared_dir, "layers.npy", image)
     for cells in ("voxels", "simplices"):
         _, domain = _domain(path, {"0": "shell", "1": "matrix", "2": "active"}, cells=cells)
         x, y, z = directional_effective(domain, {tags.MATRIX: 1.0, tags.SHELL: 0.25}, 1.0)
@@ -146,7 +130,7 @@ def test_isolated_pores_carry_no_current(shared_dir):
     filled[4:6, 2:4, 6:8] = 0
     results = []
     for name, data in (("pore", image), ("filled", filled)):
-        path = _save(shared_dir, f"{name}.npy", data)
+        path = save_image(shared_dir, f"{name}.npy", data)
         _, domain = _domain(path, {"0": "active", "1": "matrix"})
         results.append(directional_effective(domain, {tags.MATRIX: 1.0}, 1.0, ("z",))[0])
     assert results[0]["sigma_eff_S_m"] == pytest.approx(results[1]["sigma_eff_S_m"], rel=1e-9)
@@ -165,7 +149,7 @@ def test_edge_and_corner_contacts_do_not_conduct(shared_dir, contact):
     bridged[1, :2 if contact == "corner" else 1, 1] = 1  # lateral faces at plane 1
     rows = []
     for name, data in ((contact, image), ("bridged", bridged)):
-        path = _save(shared_dir, f"{name}.npy", data)
+        path = save_image(shared_dir, f"{name}.npy", data)
         _, domain = _domain(path, {"0": "void", "1": "matrix"})
         rows.append(directional_effective(domain, {tags.MATRIX: 1.0}, 1.0, ("z",))[0])
     assert not rows[0]["percolates"]
@@ -178,7 +162,7 @@ def test_hashin_shtrikman_is_maxwell_for_insulators():
 
 
 def test_errors_name_the_key(shared_dir):
-    path = _save(shared_dir, "e.npy", np.array([[[0, 1], [2, 1]]] * 2, dtype=np.uint8))
+    path = save_image(shared_dir, "e.npy", np.array([[[0, 1], [2, 1]]] * 2, dtype=np.uint8))
     with pytest.raises(CaseError, match="no role for label"):
         _domain(path, {"0": "matrix", "1": "active"})
     with pytest.raises(ValueError, match="geometry.labels.1"):
@@ -188,13 +172,13 @@ def test_errors_name_the_key(shared_dir):
     with pytest.raises(ValueError, match="geometry.voxel_size"):
         ImageGeometry(path=path, labels={"0": "matrix"})
     if COMM.size > 1:  # 2 planes on 2 ranks work; 1 plane would not
-        thin = _save(shared_dir, "thin.raw", np.zeros((1, 4, 4), dtype=np.uint8))
+        thin = save_image(shared_dir, "thin.raw", np.zeros((1, 4, 4), dtype=np.uint8))
         with pytest.raises(GeometryError, match="fewer than the"):
             _domain(thin, {"0": "matrix"}, raw_shape="1x4x4")
 
 
 def test_mesh_extent_is_exact(shared_dir):
-    path = _save(shared_dir, "x.npy", _blobs())
+    path = save_image(shared_dir, "x.npy", _blobs())
     for cells, per_voxel in (("voxels", 1), ("simplices", 6)):
         geometry, domain = _domain(path, {"0": "active", "1": "matrix"}, cells=cells)
         from geometries.common import predict_cells
@@ -205,7 +189,7 @@ def test_mesh_extent_is_exact(shared_dir):
 
 
 def test_refinement_splits_voxels_and_two_ranks_agree(shared_dir):
-    path = _save(shared_dir, "r.npy", _blobs(2, (8, 8, 8)))
+    path = save_image(shared_dir, "r.npy", _blobs(2, (8, 8, 8)))
     labels = {"0": "void", "1": "matrix"}
     _, coarse = _domain(path, labels)
     _, fine = _domain(path, labels, refine=1)
@@ -227,7 +211,7 @@ def _li_case(directory):
     image = np.where(z < height[None], 1, 0).astype(np.uint8)
     image[6:8, 2:5, 2:5] = 2
     image[5, 2:5, 2:5] = 2  # a blocking particle standing on the Li
-    path = _save(directory, "li.tif", image)
+    path = save_image(directory, "li.tif", image)
     case = directory / "li.toml"
     if COMM.rank == 0:
         case.write_text(f'name = "li_image"\n[geometry]\nkind = "image"\npath = "{path}"\n'

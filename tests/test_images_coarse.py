@@ -20,19 +20,12 @@ from femsolver.errors import CaseError
 from femsolver.imaging.transport import directional_effective
 from femsolver.mesh import build_domain
 from geometries.image import ImageGeometry
+from helpers import save_image
 
 COMM = MPI.COMM_WORLD
 CELL = {"0": "electrolyte", "1": "electrode", "2": "blocking", "3": "void"}
 FACET_TAGS = (tags.WORKING_ACTIVE, tags.WORKING_BLOCKING, tags.COUNTER, tags.CURRENT_COLLECTOR,
               tags.ELECTROLYTE_SIDES, tags.ELECTRODE_SIDES)
-
-
-def _save(directory, name, image):
-    path = directory / name
-    if COMM.rank == 0:
-        np.save(path, image)
-    COMM.barrier()
-    return str(path)
 
 
 def _domain(path, labels, comm=COMM, **keys):
@@ -82,7 +75,7 @@ def test_cells_fall_by_the_expected_factor(shared_dir):
     the far face); the 64 cubes of 4 in planes 16-31 are 6 Kuhn tetrahedra each."""
     image = np.zeros((32, 16, 16), dtype=np.uint8)
     image[:8] = 1
-    path = _save(shared_dir, "flat.npy", image)
+    path = save_image(shared_dir, "flat.npy", image)
     fine, coarse = (_domain(path, CELL, coarsen=n) for n in (1, 4))
     assert _cells(fine) == 32 * 256 * 6
     assert _cells(coarse) == 4 * 256 * 6 + (2 * 64 + 2 * 16) * 30 + 64 * 6
@@ -111,7 +104,7 @@ def test_interface_regions_and_tags_are_those_of_the_fine_mesh(shared_dir, coars
     interface, the same areas per facet tag and volumes per region, and no facet inside the box
     left unpaired (conforming: the outer surface is the fine mesh's)."""
     image = _li_with_voids(5)
-    path = _save(shared_dir, "mix.npy", image)
+    path = save_image(shared_dir, "mix.npy", image)
     fine, coarse = _domain(path, CELL), _domain(path, CELL, coarsen=coarsen,
                                                 coarsen_margin=margin)
     assert _cells(coarse) < 0.9 * _cells(fine)
@@ -132,7 +125,7 @@ def test_layers_give_the_wiener_means(shared_dir):
     image = np.zeros((16, 24, 24), dtype=np.uint8)
     image[:, :, :12] = 1  # x < 12: matrix, else shell
     image[:, :8, :] = 2  # y < 8: insulating cores across the whole y range
-    path = _save(shared_dir, "layers.npy", image)
+    path = save_image(shared_dir, "layers.npy", image)
     labels = {"0": "shell", "1": "matrix", "2": "active"}
     fine, domain = _domain(path, labels), _domain(path, labels, coarsen=4)
     assert _cells(domain) < 0.7 * _cells(fine)
@@ -148,7 +141,7 @@ def test_random_image_sigma_converges_with_the_margin(shared_dir):
     the fine mesh's at margin 1 (measured 2.1e-4 to 3.8e-4 above it, in 77 % of its cells),
     closer as the margin grows (6.7e-5 at 2, 2e-5 at 3), equal once nothing is coarse; one
     rank equals two."""
-    path = _save(shared_dir, "random.npy", _smooth(4, (24, 24, 24), 2, sigma=4.0))
+    path = save_image(shared_dir, "random.npy", _smooth(4, (24, 24, 24), 2, sigma=4.0))
     labels, sigma = {"0": "matrix", "1": "shell"}, {tags.MATRIX: 1.0, tags.SHELL: 0.1}
 
     def sigma_eff(comm=COMM, **keys):
@@ -170,7 +163,7 @@ def _li_case(directory, coarsen):
     z = np.arange(40)[:, None, None]
     image = np.where(z < 4 + rng.integers(0, 3, (12, 12))[None], 1, 0).astype(np.uint8)
     image[6:9, 2:5, 2:5] = 2
-    path = _save(directory, "li.npy", image)
+    path = save_image(directory, "li.npy", image)
     case = directory / f"li{coarsen}.toml"
     if COMM.rank == 0:
         case.write_text(f'name = "li"\n[geometry]\nkind = "image"\npath = "{path}"\n'
@@ -220,14 +213,14 @@ def test_run_matches_the_fine_mesh(shared_dir):
     ({"coarsen": 2, "cells": "smoothed"}, "'geometry.coarsen' applies to 3D images"),
 ])
 def test_bad_values_name_the_key(shared_dir, keys, message):
-    path = _save(shared_dir, "bad.npy", np.zeros((4, 4, 4), dtype=np.uint8))
+    path = save_image(shared_dir, "bad.npy", np.zeros((4, 4, 4), dtype=np.uint8))
     table = {"path": path, "voxel_size": 1e-6, "labels": CELL, **keys}
     with pytest.raises(CaseError, match=message):
         build_section(ImageGeometry, table, "geometry")
 
 
 def test_a_2d_picture_is_refused(shared_dir):
-    path = _save(shared_dir, "flat2d.npy", np.zeros((4, 4), dtype=np.uint8))
+    path = save_image(shared_dir, "flat2d.npy", np.zeros((4, 4), dtype=np.uint8))
     with pytest.raises(CaseError, match="'geometry.coarsen' applies to 3D images"):
         build_section(ImageGeometry, {"path": path, "voxel_size": 1e-6, "labels": CELL,
                                       "coarsen": 2}, "geometry")
@@ -236,7 +229,7 @@ def test_a_2d_picture_is_refused(shared_dir):
 def test_max_cells_counts_the_coarsened_mesh(shared_dir):
     image = np.zeros((16, 8, 8), dtype=np.uint8)
     image[:4] = 1
-    path = _save(shared_dir, "max.npy", image)
+    path = save_image(shared_dir, "max.npy", image)
     geometry = ImageGeometry(path=path, voxel_size=1e-6, labels=CELL, coarsen=4)
     with pytest.raises(CaseError, match="mesh.max_cells = 1000"):
         build_domain(geometry, MeshParams(max_cells=1000), COMM)

@@ -12,12 +12,13 @@ import pytest
 from mpi4py import MPI
 
 from femsolver import tags
+from femsolver.case import build_section
 from femsolver.cli import main
 from femsolver.errors import CaseError
 from femsolver.imaging.finite_volume import FV_SOLVER, fv_effective
 from femsolver.imaging.transport import IMAGE_SOLVER
-from femsolver.case import build_section
 from geometries.image import ImageGeometry
+from helpers import save_image
 
 COMM = MPI.COMM_WORLD
 REPO = Path(__file__).resolve().parents[1]
@@ -27,14 +28,6 @@ from images import PEERS, TEST_IMAGES, peers  # noqa: E402
 TIGHT = {**FV_SOLVER, "ksp_rtol": 1e-12}
 LABELS = {"0": "void", "1": "matrix", "2": "shell"}
 SIGMA = {tags.MATRIX: 1.0, tags.SHELL: 0.25}
-
-
-def _save(directory, name, image):
-    path = directory / name
-    if COMM.rank == 0:
-        np.save(path, image)
-    COMM.barrier()
-    return str(path)
 
 
 def _rows(path, directions, comm=COMM, labels=LABELS, options=TIGHT):
@@ -48,11 +41,11 @@ def test_layers_give_the_wiener_means(shared_dir):
     (two-point fluxes with harmonic face means are exact there); an insulating plane blocks."""
     image = np.ones((6, 4, 5), dtype=np.uint8)
     image[:, :, :2] = 2  # x < 2: shell (0.25 S/m), planes normal to x
-    y, x = _rows(_save(shared_dir, "layers.npy", image), ("y", "x"))
+    y, x = _rows(save_image(shared_dir, "layers.npy", image), ("y", "x"))
     assert y["relative_conductivity"] == pytest.approx((3 + 2 * 0.25) / 5, rel=1e-10)
     assert x["relative_conductivity"] == pytest.approx(5 / (3 + 2 / 0.25), rel=1e-10)
     image[3] = 0  # a void plane across z
-    (z,) = _rows(_save(shared_dir, "blocked.npy", image), ("z",))
+    (z,) = _rows(save_image(shared_dir, "blocked.npy", image), ("z",))
     assert not z["percolates"]
 
 
@@ -63,9 +56,9 @@ def test_isolated_pores_carry_nothing_and_two_ranks_agree(shared_dir):
     image = (rng.random((30, 20, 22)) < 0.6).astype(np.uint8)
     image[6, 4, 5], image[6 + np.array([-1, 1]), 4, 5] = 1, 0  # a one-voxel pore, sealed
     image[6, 4 + np.array([-1, 1]), 5], image[6, 4, 5 + np.array([-1, 1])] = 0, 0
-    rows = _rows(_save(shared_dir, "pores.npy", image), ("x", "y", "z"))
+    rows = _rows(save_image(shared_dir, "pores.npy", image), ("x", "y", "z"))
     image[6, 4, 5] = 0
-    filled = _rows(_save(shared_dir, "filled.npy", image), ("x", "y", "z"))
+    filled = _rows(save_image(shared_dir, "filled.npy", image), ("x", "y", "z"))
     serial = _rows(str(shared_dir / "pores.npy"), ("x", "y", "z"), MPI.COMM_SELF)
     gamg = _rows(str(shared_dir / "pores.npy"), ("x", "y", "z"),
                  options={**IMAGE_SOLVER, "ksp_rtol": 1e-12})
@@ -78,7 +71,7 @@ def test_isolated_pores_carry_nothing_and_two_ranks_agree(shared_dir):
 def test_cli_and_the_key(shared_dir):
     """`femsolver effective` with the key writes the rows; fv on simplices is refused."""
     image = np.ones((5, 4, 4), dtype=np.uint8)
-    path = _save(shared_dir, "cli.npy", image)
+    path = save_image(shared_dir, "cli.npy", image)
     case = shared_dir / "fv.toml"
     if COMM.rank == 0:
         case.write_text(f'name = "fv"\n[geometry]\nkind = "image"\npath = "{path}"\n'

@@ -20,19 +20,12 @@ from femsolver.imaging.transport import directional_effective
 from femsolver.mesh import build_domain
 from geometries.common import predict_cells
 from geometries.image import ImageGeometry
+from helpers import save_image
 
 COMM = MPI.COMM_WORLD
 SPHERE = {"0": "matrix", "1": "active"}
 # measured: the smoothed area's error ~ n^-rate, and the error at the finest size
 RATE_2D, RATE_3D, FINEST_2D, FINEST_3D = 1.3, 1.5, 2.16e-4, 2.49e-3
-
-
-def _save(directory, name, image):
-    path = directory / name
-    if COMM.rank == 0:
-        np.save(path, image)
-    COMM.barrier()
-    return str(path)
 
 
 def _ball(n: int, dim: int) -> tuple[np.ndarray, float]:
@@ -81,7 +74,7 @@ def test_ball_area_converges(shared_dir, dim, sizes, rate, finest):
     errors = []
     for n in sizes:
         image, radius = _ball(n, dim)
-        path = _save(shared_dir, f"ball{n}.npy", image)
+        path = save_image(shared_dir, f"ball{n}.npy", image)
         exact = 2 * np.pi * radius if dim == 2 else 4 * np.pi * radius ** 2
         staircase, smoothed = (_domain(path, SPHERE, cells) for cells in ("simplices", "smoothed"))
         area = [_integral(d, "dS", tags.PARTICLE_ACTIVE) / exact for d in (staircase, smoothed)]
@@ -105,7 +98,7 @@ def test_one_and_two_ranks_give_the_same_nodes(shared_dir):
     """A slab boundary crossing the sphere: the nodes of a 2-rank mesh (each rank moving those
     of its slab from a halo of its neighbour's planes) are the serial mesh's."""
     image, _ = _ball(20, 3)
-    path = _save(shared_dir, "ball.npy", image)
+    path = save_image(shared_dir, "ball.npy", image)
     nodes = []
     for comm in (COMM, MPI.COMM_SELF):
         mesh = _domain(path, SPHERE, "smoothed", comm).mesh
@@ -119,7 +112,7 @@ def test_one_and_two_ranks_give_the_same_nodes(shared_dir):
 def test_inverted_cells_are_a_geometry_error(shared_dir, monkeypatch):
     """Without the shrinking of the moves around flat simplices, projecting every interface node
     of a sphere inverts some: refused with a GeometryError naming the key, on every rank."""
-    path = _save(shared_dir, "ball.npy", _ball(16, 3)[0])
+    path = save_image(shared_dir, "ball.npy", _ball(16, 3)[0])
     monkeypatch.setattr(smoothing, "SHRINK", 0)
     with pytest.raises(GeometryError, match="geometry.cells = 'smoothed': a moved simplex is "
                                             "inverted"):
@@ -131,7 +124,7 @@ def test_flat_layers_stay_flat(shared_dir):
     parallel give the Wiener means exactly (P1) and a straight channel tau = 1."""
     image = np.zeros((8, 6, 8), dtype=np.uint8)
     image[:, :, :4] = 1  # x < 4: matrix, else shell
-    path = _save(shared_dir, "layers.npy", image)
+    path = save_image(shared_dir, "layers.npy", image)
     domain = _domain(path, {"0": "shell", "1": "matrix"}, "smoothed", voxel=1e-6)
     x = domain.mesh.geometry.x / 1e-6
     assert np.max(np.abs(x - np.round(x))) < 1e-12
@@ -145,7 +138,7 @@ def test_flat_layers_stay_flat(shared_dir):
     assert rows[1]["relative_conductivity"] == pytest.approx(rows[1]["wiener_upper"], rel=1e-8)
     image = np.zeros((8, 6, 8), dtype=np.uint8)
     image[:, :, 5:] = 1  # a straight channel of 5 of 8 columns beside an insulator
-    path = _save(shared_dir, "channel.npy", image)
+    path = save_image(shared_dir, "channel.npy", image)
     domain = _domain(path, SPHERE, "smoothed", voxel=1e-6)
     z = directional_effective(domain, {tags.MATRIX: 1.0}, 1.0, ("z",))[0]
     assert z["tortuosity_factor"] == pytest.approx(1.0, rel=1e-8)
@@ -155,7 +148,7 @@ def test_flat_layers_stay_flat(shared_dir):
 
 
 def _sphere_case(directory, n, cells):
-    path = _save(directory, f"sphere{n}.npy", _ball(n, 3)[0])
+    path = save_image(directory, f"sphere{n}.npy", _ball(n, 3)[0])
     case = directory / f"sphere_{cells}.toml"
     if COMM.rank == 0:
         case.write_text(f'name = "sphere"\n[geometry]\nkind = "image"\npath = "{path}"\n'
@@ -195,7 +188,7 @@ def test_run_on_a_smoothed_li_surface(shared_dir):
     height = 3 + rng.integers(0, 3, (8, 8))
     image = np.where(z < height[None], 1, 0).astype(np.uint8)
     image[5:8, 2:5, 2:5] = 2  # a blocking particle standing on the Li
-    path = _save(shared_dir, "li.npy", image)
+    path = save_image(shared_dir, "li.npy", image)
     areas = {}
     for cells in ("simplices", "smoothed"):
         case = shared_dir / f"li_{cells}.toml"

@@ -14,19 +14,12 @@ from femsolver.imaging.structured import element_matrices, image_effective
 from femsolver.imaging.transport import directional_effective
 from femsolver.mesh import build_domain
 from geometries.image import ImageGeometry
+from helpers import save_image
 
 COMM = MPI.COMM_WORLD
 # dolfinx path: rtol 1e-10; voxel path: rtol 1e-6 (sigma_eff of the 128^3 image to 5e-11);
 # blocked directions: both far below transport.BLOCKED (1e-6)
 AGREE, BLOCKED = 1e-8, 1e-9
-
-
-def _image(directory, name, image):
-    path = directory / name
-    if COMM.rank == 0:
-        np.save(path, image)
-    COMM.barrier()
-    return str(path)
 
 
 def _both(path, labels, sigma, directions, comm=COMM, refine=0, **keys):
@@ -56,7 +49,7 @@ def test_same_sigma_as_the_mesh_path(shared_dir, seed):
     an active phase meshed but insulating, two conductors, flat voxels."""
     rng = np.random.default_rng(seed)
     image = rng.choice(4, size=(10, 7, 6), p=[0.3, 0.1, 0.45, 0.15]).astype(np.uint8)
-    path = _image(shared_dir, f"random{seed}.npy", image)
+    path = save_image(shared_dir, f"random{seed}.npy", image)
     labels = {"0": "void", "1": "active", "2": "matrix", "3": "shell"}
     sigma = {tags.MATRIX: 1.0, tags.SHELL: 0.3}
     meshed, voxels = _both(path, labels, sigma, ("x", "y", "z"), voxel_size_z=0.7e-6)
@@ -70,7 +63,7 @@ def test_same_sigma_as_the_mesh_path(shared_dir, seed):
 def test_refinement_and_serial_agree(shared_dir):
     """mesh.refine = 1 as in the mesh path; one rank and all ranks give the same figures."""
     rng = np.random.default_rng(5)
-    path = _image(shared_dir, "r.npy", (rng.random((6, 5, 5)) < 0.6).astype(np.uint8))
+    path = save_image(shared_dir, "r.npy", (rng.random((6, 5, 5)) < 0.6).astype(np.uint8))
     labels = {"0": "void", "1": "matrix"}
     meshed, voxels = _both(path, labels, {tags.MATRIX: 1.0}, ("z", "x"), refine=1)
     for a, b in zip(meshed, voxels):
@@ -87,7 +80,7 @@ def test_layers_are_exact_and_blocked_is_blocked(shared_dir):
     image = np.ones((6, 4, 5), dtype=np.uint8)
     image[:, :, :2] = 2  # x < 2: shell
     image[3] = 0  # an insulating (active) plane across z
-    path = _image(shared_dir, "layers.npy", image)
+    path = save_image(shared_dir, "layers.npy", image)
     geometry = ImageGeometry(path=path, voxel_size=1e-6,
                              labels={"0": "active", "1": "matrix", "2": "shell"})
     y, z = image_effective(geometry, 0, {tags.MATRIX: 1.0, tags.SHELL: 0.25}, 1.0, ("y", "z"),
@@ -98,7 +91,7 @@ def test_layers_are_exact_and_blocked_is_blocked(shared_dir):
 
 def test_2d_picture(shared_dir):
     rng = np.random.default_rng(7)
-    path = _image(shared_dir, "p.npy", (rng.random((9, 11)) < 0.7).astype(np.uint8))
+    path = save_image(shared_dir, "p.npy", (rng.random((9, 11)) < 0.7).astype(np.uint8))
     meshed, voxels = _both(path, {"0": "void", "1": "matrix"}, {tags.MATRIX: 2.0}, ("x", "y"))
     assert any(row["percolates"] for row in meshed)
     for a, b in zip(meshed, voxels):
@@ -129,7 +122,7 @@ def test_multigrid_levels_same_sigma(shared_dir, depths, shape):
     direction."""
     rng = np.random.default_rng(len(shape))
     image = rng.choice(4, size=shape, p=[0.25, 0.1, 0.5, 0.15]).astype(np.uint8)
-    path = _image(shared_dir, f"mg{len(shape)}.npy", image)
+    path = save_image(shared_dir, f"mg{len(shape)}.npy", image)
     labels = {"0": "void", "1": "active", "2": "matrix", "3": "shell"}
     sigma = {tags.MATRIX: 1.0, tags.SHELL: 0.3}
     directions = ("x", "y", "z")[:len(shape)]
@@ -146,7 +139,7 @@ def test_multigrid_blocked_direction(shared_dir, depths):
     image = np.ones((20, 17, 18), dtype=np.uint8)
     image[:, :, :7] = 2  # x < 7: shell
     image[9] = 0  # an insulating (active) plane across z
-    path = _image(shared_dir, "mgblocked.npy", image)
+    path = save_image(shared_dir, "mgblocked.npy", image)
     geometry = ImageGeometry(path=path, voxel_size=1e-6,
                              labels={"0": "active", "1": "matrix", "2": "shell"})
     y, z = image_effective(geometry, 0, {tags.MATRIX: 1.0, tags.SHELL: 0.25}, 1.0, ("y", "z"),

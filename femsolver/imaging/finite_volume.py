@@ -29,7 +29,6 @@ from femsolver.imaging.kernel import compact_rows
 from femsolver.imaging import multigrid
 from femsolver.imaging.structured import VOXEL_SOLVER
 from femsolver.imaging.transport import direction_rows
-from femsolver.petsc_options import ScopedOptions
 
 # CG + multigrid of 2x2x2 aggregates (multigrid.aggregation, Galerkin levels), W-cycles with
 # two Chebyshev-Jacobi sweeps: 15 CG iterations on the 128^3 image and a tenth of GAMG's set-up
@@ -132,31 +131,13 @@ def solve_direction(cells: VoxelCells, axis: int, voltage: float, options: dict,
     b.getArray()[:] = rhs[mine] / scale
     # start from the linear potential between the faces
     x.getArray()[:] = voltage * (1 - (level[mine] + 0.5) / grid.shape[axis])
-    hierarchy = None
-    with ScopedOptions("voxels_fv", options) as scoped:
-        ksp = PETSc.KSP().create(comm)
-        ksp.setOptionsPrefix(scoped.prefix)
-        ksp.setOperators(A)
-        ksp.setInitialGuessNonzero(True)
-        if options.get("pc_type") == "mg":
-            position = np.argwhere(mine)
-            position[:, 0] += k0
-            hierarchy = multigrid.Multigrid(A, position, coarsen=multigrid.aggregation)
-            hierarchy.configure(ksp.getPC())
-        try:
-            ksp.setFromOptions()
-        except PETSc.Error as err:
-            raise ValueError(f"PETSc rejected the solver options {options}: error code "
-                             f"{err.ierr}") from None
-        ksp.solve(b, x)
-        reason = ksp.getConvergedReason()
-    p = x.getArray().copy()
-    if hierarchy is not None:
-        hierarchy.destroy()
-    for obj in (ksp, A, x, b):
-        obj.destroy()
-    if reason < 0:
-        raise RuntimeError(f"the conduction solve failed (PETSc reason {reason})")
+
+    def hierarchy():
+        position = np.argwhere(mine)
+        position[:, 0] += k0
+        return multigrid.Multigrid(A, position, coarsen=multigrid.aggregation)
+
+    p = multigrid.solve(A, b, x, options, "voxels_fv", hierarchy)
     current = comm.allreduce(float(outlet[mine] @ p))
     return current * length / (voltage * area), length, area
 

@@ -21,6 +21,8 @@ import scipy.sparse
 from mpi4py import MPI
 from petsc4py import PETSc
 
+from femsolver.petsc_options import ScopedOptions
+
 # Stop coarsening below this many unknowns (the coarsest level is factored), or when a level
 # would keep more than COARSENING of the unknowns (promoted ones: worth no level)
 COARSEST, COARSENING = 2000, 0.6
@@ -222,3 +224,34 @@ def _without_floating_unknowns(coarse: PETSc.Mat, P: PETSc.Mat, position: np.nda
     for obj in (coarse, P, kept, rows):
         obj.destroy()
     return *smaller, position[keep]
+
+
+def solve(A: PETSc.Mat, b: PETSc.Vec, x: PETSc.Vec, options: dict, prefix: str,
+          hierarchy) -> np.ndarray:
+    """The owned values of x after the solver of `options` on A x = b, started from x; with
+    pc_type mg the levels `hierarchy()` (a `Multigrid`) make the preconditioner. A, b and x are
+    destroyed. ValueError for options PETSc rejects, RuntimeError if the solve fails."""
+    levels = None
+    with ScopedOptions(prefix, options) as scoped:
+        ksp = PETSc.KSP().create(A.comm)
+        ksp.setOptionsPrefix(scoped.prefix)
+        ksp.setOperators(A)
+        ksp.setInitialGuessNonzero(True)
+        if options.get("pc_type") == "mg":
+            levels = hierarchy()
+            levels.configure(ksp.getPC())
+        try:
+            ksp.setFromOptions()
+        except PETSc.Error as err:
+            raise ValueError(f"PETSc rejected the solver options {options}: error code "
+                             f"{err.ierr}") from None
+        ksp.solve(b, x)
+        reason = ksp.getConvergedReason()
+    owned = x.getArray().copy()
+    if levels is not None:
+        levels.destroy()
+    for obj in (ksp, A, x, b):
+        obj.destroy()
+    if reason < 0:
+        raise RuntimeError(f"the conduction solve failed (PETSc reason {reason})")
+    return owned

@@ -30,7 +30,6 @@ from femsolver.imaging.kernel import add_voxel_blocks, compact_rows
 from femsolver.imaging import multigrid
 from femsolver.imaging.transport import direction_rows
 from femsolver.imaging.voxels import CORNERS, GROUPS, SplitNodes, UsedNodes
-from femsolver.petsc_options import ScopedOptions
 
 
 # CG + geometric multigrid (femsolver.imaging.multigrid): one Chebyshev-Jacobi sweep before and
@@ -221,38 +220,15 @@ def solve_direction(system: VoxelConduction, axis: int, voltage: float, options:
 
     # start from the linear potential between the faces: most of the solution already
     x.getArray()[:] = voltage * (1 - owned_level / grid.shape[axis])
-    hierarchy = None
-    with ScopedOptions("voxels", options) as scoped:
-        ksp = PETSc.KSP().create(comm)
-        ksp.setOptionsPrefix(scoped.prefix)
-        ksp.setOperators(A)
-        ksp.setInitialGuessNonzero(True)
-        if options.get("pc_type") == "mg":
-            position = np.stack([system.owned_level(a) for a in range(grid.dim)], axis=1)
-            lowest = system.voxels.copy()
-            lowest[:, 0] += system.k0
 
-            def finest():
-                return multigrid.voxel_interpolation(A, system.ids, lowest, position,
-                                                     owned_bottom | owned_top)
+    def hierarchy():
+        position = np.stack([system.owned_level(a) for a in range(grid.dim)], axis=1)
+        lowest = system.voxels.copy()
+        lowest[:, 0] += system.k0
+        return multigrid.Multigrid(A, position, lambda: multigrid.voxel_interpolation(
+            A, system.ids, lowest, position, owned_bottom | owned_top))
 
-            hierarchy = multigrid.Multigrid(A, position, finest)
-            hierarchy.configure(ksp.getPC())
-        try:
-            ksp.setFromOptions()
-        except PETSc.Error as err:
-            raise ValueError(f"PETSc rejected the solver options {options}: error code "
-                             f"{err.ierr}") from None
-        ksp.solve(b, x)
-        reason = ksp.getConvergedReason()
-    owned = x.getArray().copy()
-    if hierarchy is not None:
-        hierarchy.destroy()
-    for obj in (ksp, A, x, b):
-        obj.destroy()
-    if reason < 0:
-        raise RuntimeError(f"the conduction solve failed (PETSc reason {reason})")
-
+    owned = multigrid.solve(A, b, x, options, "voxels", hierarchy)
     p = np.where(bottom, voltage, np.where(top, 0.0, system.corner_values(owned)))
     energy = comm.allreduce(float(system.sigma @ ((p @ stiffness) * p).sum(axis=1)))
     return energy / voltage * length / (voltage * area), length, area
