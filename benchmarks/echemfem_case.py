@@ -64,6 +64,13 @@ class Cell(EchemSolver):
                                  "bulk dirichlet": (COUNTER,)}
 
 
+def evaluations() -> dict:
+    """{residual, jacobian: (count, seconds)} of the SNES evaluations so far."""
+    info = {name: PETSc.Log.Event(event).getPerfInfo()
+            for name, event in (("residual", "SNESFunctionEval"), ("jacobian", "SNESJacobianEval"))}
+    return {name: (i["count"], i["time"]) for name, i in info.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mesh")
@@ -79,16 +86,16 @@ def main() -> None:
     t0 = time.perf_counter()
     cell.setup_solver()  # includes EchemFEM's initial potential solve at constant c
     t1 = time.perf_counter()
+    before = evaluations()
     cell.solve()
     t2 = time.perf_counter()
     snes = cell.echem_solver.snes
     u = cell.u.subfunctions
     current = assemble(cell.reaction(u, Constant(V_WORKING)) * ds(WORKING_ACTIVE))
     events = {}
-    for name, event in (("residual", "SNESFunctionEval"), ("jacobian", "SNESJacobianEval")):
-        info = PETSc.Log.Event(event).getPerfInfo()  # the initial solve's and the solve's
-        events[f"{name}_evaluations"] = info["count"]
-        events[f"{name}_time_s"] = COMM_WORLD.allreduce(info["time"], op=MPI.MAX)
+    for key, (count, seconds) in evaluations().items():  # the solve's, not the initial solve's
+        events[f"{key}_evaluations"] = count - before[key][0]
+        events[f"{key}_time_s"] = COMM_WORLD.allreduce(seconds - before[key][1], op=MPI.MAX)
     if COMM_WORLD.rank == 0:
         with open(args.json, "w") as f:
             json.dump({"unknowns": cell.u.function_space().dim(),

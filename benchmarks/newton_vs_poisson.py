@@ -138,7 +138,7 @@ class Stepper:
             constant.value = value
         converged, iterations = newton.solve()
         p.u_nn.x.array[:] = p.u_n.x.array
-        p.u_n.x.array[:] = p.u.x.array
+        p.u_n.x.array[:] = p.u_values
         self.t += self.dt
         self.dt_previous = self.dt
         return converged, iterations
@@ -160,7 +160,8 @@ def newton_iterations(case, domain, linear: list[str], steps: int,
     The iterative solver is skipped above `iterative_max_dofs` (its time grows fastest).
     """
     problem = CellProblem(case, domain)
-    dofs = sum(u.function_space.dofmap.index_map.size_global for u in problem.unknowns)
+    maps = [u.function_space.dofmap for u in problem.unknowns]
+    dofs = sum(m.index_map.size_global * m.index_map_bs for m in maps)
     newtons = {"direct": NewtonSolver(problem, replace(case.solver, linear="direct"), COMM,
                                       common.quiet)}
     problem.set_switch_on_state()

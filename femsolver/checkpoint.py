@@ -115,6 +115,7 @@ class Checkpointer:
                 "slot": slot, "time_s": state.time, "dt_s": state.dt,
                 "dt_previous_s": state.dt_previous, "step": state.index,
                 "newton_floor": floor, "ranks": self.comm.size,
+                "fields": [f.name for f in saved_functions(self.problem)],
                 "case": resolved_case(self.case), "written": time.time()}, comm=MPI.COMM_SELF)
         self.comm.barrier()
         self.slot, self.written, self.last_wall = slot, state.time, time.monotonic()
@@ -222,6 +223,11 @@ def read_domain(pointer: Path, info: dict, geometry, comm) -> Domain:
 def restore(pointer: Path, info: dict, problem) -> tuple[StepperState, float, list[dict]]:
     """Put the checkpointed fields into `problem` (built on `read_domain`'s mesh); returns the
     time loop's state, Newton's floor and the time-series rows so far (collective)."""
+    names = [f.name for f in saved_functions(problem)]
+    if info.get("fields") != names:  # e.g. u and phi apart, as femsolver kept them before
+        raise CaseError(f"--restart: {pointer} holds the fields "
+                        f"{', '.join(info.get('fields', ['u', 'phi', '...']))}; this femsolver "
+                        f"stores {', '.join(names)}: restart with the version that wrote it")
     io4 = io4dolfinx()
     path = pointer.parent / f"checkpoint-{info['slot']}.bp"
     msh = problem.domain.mesh

@@ -26,6 +26,8 @@ def _at_temperature(value, activation_energy, el):
 class DiluteElectrolyte:
     """Nernst-Planck (E1-E4) with Butler-Volmer in the form K1."""
 
+    polynomial = True  # its volume integrands: ufl's quadrature degree is exact for them
+
     def __init__(self, case, thermal_voltage: float):
         self.el, self.kin = case.electrolyte, case.kinetics
         Ea = self.el.diffusion_activation_energy
@@ -59,6 +61,8 @@ class DiluteElectrolyte:
 
 class ConcentratedElectrolyte:
     """Newman's concentrated binary electrolyte (N1-N3)."""
+
+    polynomial = False  # kappa(c), D(c), chi(c) and 1/c: the quadrature degree is a choice
 
     def __init__(self, case, thermal_voltage: float):
         self.el, self.kin = case.electrolyte, case.kinetics

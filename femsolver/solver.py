@@ -55,10 +55,12 @@ ITERATIVE = {
     "pc_fieldsplit_type": "symmetric_multiplicative",
     **REUSE,
 }
+GAMG = {"ksp_type": "preonly", "pc_type": "gamg", "pc_gamg_threshold": 0.05}
 
 
 def _split_options(problem) -> dict:
-    """Per-block options for ITERATIVE: GAMG on fields, LU on one-dof (Real) blocks.
+    """Per-block options for ITERATIVE: GAMG on fields, LU on one-dof (Real) blocks; a
+    blocked pair of fields (the cell's u, phi) is split again, one GAMG per component.
 
     GAMG's default aggregation threshold (none) let the Krylov iterations per Newton iteration
     grow with refinement on the graded Li-foil meshes (35 -> 164 over 8k -> 500k DOFs); 0.05
@@ -68,11 +70,19 @@ def _split_options(problem) -> dict:
     """
     options = {}
     for k, u in enumerate(problem.unknowns):
-        real = u.function_space.dofmap.index_map.size_global == 1
-        options |= {f"fieldsplit_{k}_ksp_type": "preonly",
-                    f"fieldsplit_{k}_pc_type": "lu" if real else "gamg"}
-        if not real:
-            options[f"fieldsplit_{k}_pc_gamg_threshold"] = 0.05
+        split = f"fieldsplit_{k}_"
+        options[f"{split}ksp_type"] = "preonly"
+        components = u.function_space.dofmap.index_map_bs
+        if components > 1:  # a blocked pair (u, phi): one more split, by component
+            options |= {f"{split}pc_type": "fieldsplit",
+                        f"{split}pc_fieldsplit_block_size": components,
+                        f"{split}pc_fieldsplit_type": "symmetric_multiplicative"}
+            options |= {f"{split}fieldsplit_{c}_{key}": value for c in range(components)
+                        for key, value in GAMG.items()}
+        elif u.function_space.dofmap.index_map.size_global == 1:
+            options[f"{split}pc_type"] = "lu"
+        else:
+            options |= {f"{split}{key}": value for key, value in GAMG.items()}
     return options
 
 
@@ -347,10 +357,16 @@ class NewtonSolver:
 
     def _reuse_splits(self, reuse: bool) -> None:
         """Let the field splits' preconditioners be rebuilt (False) or kept (True)."""
-        pc = self.ksp.getPC()
-        if pc.getType() == PETSc.PC.Type.FIELDSPLIT and pc.getFieldSplitSubKSP():
-            for sub in pc.getFieldSplitSubKSP():
-                sub.getPC().setReusePreconditioner(reuse)
+        for pc in _splits(self.ksp.getPC()):
+            pc.setReusePreconditioner(reuse)
+
+
+def _splits(pc) -> list:
+    """The preconditioners of a field split's splits, and of theirs (none of another PC)."""
+    if pc.getType() != PETSc.PC.Type.FIELDSPLIT or not pc.getFieldSplitSubKSP():
+        return []
+    inner = [sub.getPC() for sub in pc.getFieldSplitSubKSP()]
+    return inner + [p for sub in inner for p in _splits(sub)]
 
 
 def start_newton(problem, params, comm, progress: Callable[[str], None],

@@ -78,7 +78,7 @@ def time_steps(problem, newton, time_params, progress: Callable[[str], None],
             progress(f"  Newton did not converge: retrying with dt = {dt:.3e} s")
             continue
         problem.u_nn.x.array[:] = problem.u_n.x.array
-        problem.u_n.x.array[:] = problem.u.x.array
+        problem.u_n.x.array[:] = problem.u_values
         backup = [u.x.array.copy() for u in problem.unknowns]
         state.time, state.index, state.dt_previous = t + dt, state.index + 1, dt
         step = Step(state.index, state.time, dt, iterations)

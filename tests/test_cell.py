@@ -47,7 +47,7 @@ def test_iterative_solver_reproduces_direct_solver():
         newton = start_newton(p, case.solver, MPI.COMM_WORLD, QUIET)
         for _ in time_steps(p, newton, case.time, QUIET):
             pass
-        results.append((p.V.x.array[0], p.u.x.array.copy(), p.psi.x.array.copy()))
+        results.append((p.V.x.array[0], p.u_values.copy(), p.psi.x.array.copy()))
     (V1, u1, psi1), (V2, u2, psi2) = results
     assert V2 == pytest.approx(V1, rel=1e-9)
     assert np.allclose(u2, u1, rtol=0, atol=1e-9) and np.allclose(psi2, psi1, rtol=0, atol=1e-9)

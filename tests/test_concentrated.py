@@ -90,8 +90,10 @@ def test_steady_planar_cell_with_nyman_conductivity_matches_analytic_voltage(sha
 def test_steady_planar_cell_with_litfsi_dol_dme_converges_to_analytic_solution(shared_dir):
     """The LiTFSI DOL:DME set (constant kappa = 10.97 mS/cm) with D and t+ given by the case.
 
-    Here the errors are those of P1 (the log term of Phi is not in the space), so the check
-    is their order in h rather than one tolerance.
+    The log term of Phi is not in P1, yet the nodal values of this one-dimensional solution are
+    exact up to a floor: the salt and charge balances are integrated with the same quadrature, so
+    the discrete current in the salt balance is the conserved one. (Integrating them at different
+    degrees, as femsolver did before, left P1-order errors: 1.2e-5 c0 and 2.1e-6 V at 4e-7 m.)
     """
     t_plus = 0.4
     c_w, V_exact, i_app = steady_planar_reference(lambda c: np.full_like(c, 1.0967742), t_plus)
@@ -100,7 +102,6 @@ def test_steady_planar_cell_with_litfsi_dol_dme_converges_to_analytic_solution(s
         c_run, V_run = run_steady_planar(shared_dir / f"litfsi_{h}", "LiTFSI_DOL_DME_1M_BKCS2011",
                                          t_plus, i_app, h)
         errors.append((abs(c_run - c_w) / C0, abs(V_run - V_exact)))
-    (ec, eV), (ec2, eV2) = errors
-    # Observed: c errors 1.2e-5 -> 3.1e-6 of c0 (order 1.97), V errors 2.1e-6 -> 5.4e-7 V (1.98).
-    assert np.log2(ec / ec2) > 1.8 and np.log2(eV / eV2) > 1.8
-    assert ec2 < 1e-5 and eV2 < 1e-6
+    # Observed: c errors 1.06e-8 and 8.5e-9 of c0, V errors 2.9e-11 and 1.9e-12 V.
+    for ec, eV in errors:
+        assert ec < 5e-8 and eV < 2e-10

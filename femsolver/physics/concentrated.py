@@ -27,11 +27,13 @@ def current_density(u, Phi, props, c0, T, thermal_voltage):
 
 
 def salt_residual(u_dot, u, Phi, v, props, c0, T, thermal_voltage, dx):
-    """Weak form of (N2) divided by c0 (N- . n = 0 on the whole boundary), m^d/s."""
+    """Weak form of (N2) divided by c0 (N- . n = 0 on the whole boundary), m^d/s; u_dot
+    None: steady."""
     i = current_density(u, Phi, props, c0, T, thermal_voltage)
     flux = props.diffusivity(c0 * (1 + u), T) * ufl.grad(u) \
         + (1 - props.transference) * i / (FARADAY * c0)
-    return u_dot * v * dx + ufl.inner(flux, ufl.grad(v)) * dx
+    weak_flux = ufl.inner(flux, ufl.grad(v)) * dx
+    return weak_flux if u_dot is None else u_dot * v * dx + weak_flux
 
 
 def charge_residual(u, Phi, w, props, c0, T, thermal_voltage, dx):

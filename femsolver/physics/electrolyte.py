@@ -29,8 +29,10 @@ def current_density(u, phi, D_cation, D_anion, Fc0):
 
 
 def salt_residual(u_dot, u, phi, v, D_anion, dx):
-    """Weak form of du/dt + div(N-/c0) = 0 with N-.n = 0 on the whole boundary (E4), m^d/s."""
-    return u_dot * v * dx - ufl.inner(anion_flux(u, phi, D_anion), ufl.grad(v)) * dx
+    """Weak form of du/dt + div(N-/c0) = 0 with N-.n = 0 on the whole boundary (E4), m^d/s;
+    u_dot None: steady."""
+    flux = -ufl.inner(anion_flux(u, phi, D_anion), ufl.grad(v)) * dx
+    return flux if u_dot is None else u_dot * v * dx + flux
 
 
 def charge_residual(u, phi, w, D_cation, D_anion, Fc0, dx):

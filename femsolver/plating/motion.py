@@ -112,7 +112,7 @@ class MeshMotion:
         self.mesh = p.mesh_e
         self.dim = dim = self.mesh.geometry.dim
         self.axisymmetric = p.domain.axisymmetric
-        V, W = p.u.function_space, p.moving.velocity.function_space
+        V, W = p.space, p.moving.velocity.function_space
         self.V, self.W = V, W
         self.molar_volume = plating.molar_mass / plating.density
         parent = p.domain.mesh

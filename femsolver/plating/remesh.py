@@ -184,11 +184,10 @@ def salt(problem) -> float:
 def transfer(old, new) -> float:
     """Carry u, phi, V and phi_ref from `old` to `new` (CellProblems); keep the salt inventory.
     Returns the relative salt change that the constant shift of u corrected."""
-    for name in ("u", "phi"):
-        _interpolate(getattr(new, name), getattr(old, name))
+    _interpolate(new.fields, old.fields)
     new.V.x.array[:] = old.V.x.array[0]
     new.phi_ref.value = old.phi_ref.value
     before, after = salt(old), salt(new)
-    new.u.x.array[:] += (before - after) / integral(new, 1.0)
-    new.u_n.x.array[:] = new.u.x.array
+    new.u_values[:] += (before - after) / integral(new, 1.0)
+    new.u_n.x.array[:] = new.u_values
     return (after - before) / before

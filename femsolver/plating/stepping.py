@@ -96,20 +96,20 @@ class PlatingStepper:
     def start(self) -> None:
         """The current distribution at t = 0: potentials settle with the concentration held."""
         self._settle("the initial current distribution")
-        self.problem.u.x.array[:] = 0.0
+        self.problem.u_values[:] = 0.0
 
     def _settle(self, what: str) -> None:
         """Solve for the potentials of the present mesh and control with c held (a step of
         FROZEN seconds): the current that moves the next step is then this mesh's."""
         p = self.problem
-        p.u_n.x.array[:] = p.u.x.array
+        p.u_n.x.array[:] = p.u_values
         self._set_bdf(FROZEN)
         p.set_control(self.time)
         converged, _ = self.newton.solve()
         if not converged:
             raise SolverError(f"Newton did not converge for {what} at t = {self.time:.4e} s; "
                               "see the Newton residuals above")
-        p.u_n.x.array[:] = p.u.x.array
+        p.u_n.x.array[:] = p.u_values
         self.newton.floor = 0.0  # the frozen solve's round-off floor is not the steps' one
 
     def _set_bdf(self, dt: float) -> None:
@@ -169,7 +169,7 @@ class PlatingStepper:
                                   "converge, or the mesh motion would invert a cell")
             self.progress(f"  the step failed (Newton did not converge, or a cell would invert): "
                           f"retrying with dt = {dt:.3e} s")
-        p.u_n.x.array[:] = p.u.x.array
+        p.u_n.x.array[:] = p.u_values
         self.motion.settle()
         self.scale_change = max(self.scale_change, abs(plan.scale - 1))
         self.time += dt

@@ -68,7 +68,7 @@ class Balances:
         el = p.case.electrolyte
         self.i_app = p.case.control.current_density
         self.volume = width * height
-        V = p.u.function_space
+        V = p.space
         y = V.tabulate_dof_coordinates()[:, 1]
         dx = ufl.dx(domain=p.mesh_e)
         self.u_dot = fem.Function(V)
@@ -92,7 +92,7 @@ class Balances:
         """Balances after an accepted step of `time_steps` (u_n = u, u_nn = the previous u)."""
         p = self.p
         a0, a1, a2 = (float(a.value) for a in p.bdf)
-        self.u_dot.x.array[:] = a0 * p.u.x.array + a1 * p.u_nn.x.array + a2 * self.older.x.array
+        self.u_dot.x.array[:] = a0 * p.u_values + a1 * p.u_nn.x.array + a2 * self.older.x.array
         values = self.now()
         self.older.x.array[:] = p.u_nn.x.array
         return values
@@ -153,7 +153,7 @@ def run(level: int, comm=MPI.COMM_WORLD) -> list[Row]:
         name = f"{TITLE}: closed planar cell, {scheme.upper()}"
         rows += _rows(name, worst)
         # The profile really developed, as the Fourier series says.
-        c = C0 * (1 + p.u.x.array)
+        c = C0 * (1 + p.u_values)
         spread = (comm.allreduce(np.max(c, initial=-np.inf), op=MPI.MAX)
                   - comm.allreduce(np.min(c, initial=np.inf), op=MPI.MIN))
         exact = np.ptp(concentration(np.array([0.0, L]), step.time, i_app))

@@ -80,10 +80,10 @@ def differences(n: int, comm=MPI.COMM_WORLD) -> dict[str, float]:
     """Relative cell-voltage difference, largest nodal |c_conc - c_dil| / c0 and largest nodal
     |Phi - (phi + ln(c/c0))| (RT/F) on the n x n mesh."""
     dilute, newman = solve(n, "dilute", comm), solve(n, "concentrated", comm)
-    owned = dilute.u.function_space.dofmap.index_map.size_local
-    u_d, u_c = dilute.u.x.array[:owned], newman.u.x.array[:owned]
-    phi = dilute.phi_ref.value + dilute.phi.x.array[:owned]
-    Phi = newman.phi_ref.value + newman.phi.x.array[:owned]
+    owned = dilute.space.dofmap.index_map.size_local
+    u_d, u_c = dilute.u_values[:owned], newman.u_values[:owned]
+    phi = dilute.phi_ref.value + dilute.phi_values[:owned]
+    Phi = newman.phi_ref.value + newman.phi_values[:owned]
     V_d, V_c = dilute.V.x.array[0], newman.V.x.array[0]
 
     def largest(values):

@@ -81,7 +81,7 @@ def solve_mms(n, degree, equipotential, comm=MPI.COMM_WORLD,
     p = CellProblem(case, domain, degree=degree)
     V_exact = -0.7
     u_e, phi_e, psi_e = exact_fields(ufl.SpatialCoordinate(domain.mesh))
-    mapping = {p.u: u_e, p.phi: phi_e, p.V: ufl.as_ufl(V_exact), p.unknowns[-1]: ufl.as_ufl(0.0)}
+    mapping = {p.fields: ufl.as_vector([u_e, phi_e]), p.V: ufl.as_ufl(V_exact), p.unknowns[-1]: ufl.as_ufl(0.0)}
     if p.resolved:
         mapping[p.psi] = psi_e  # vanishes on the current collector like the discrete psi
     p.residual = ufl.extract_blocks(p.residual_form - ufl.replace(p.residual_form, mapping))

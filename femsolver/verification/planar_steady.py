@@ -103,7 +103,7 @@ def _solve(ny, fractions, open_cell, comm):
                           control={"current_density": fractions[0] * i_lim},
                           time={"mode": "steady"})
     p = CellProblem(case, domain)
-    y = p.u.function_space.tabulate_dof_coordinates()[:, 1]
+    y = p.space.tabulate_dof_coordinates()[:, 1]
     at_working = np.isclose(y, 0.0, rtol=0, atol=1e-9 * L)
     results = {}
     with solving(p, comm) as newton:
@@ -113,7 +113,7 @@ def _solve(ny, fractions, open_cell, comm):
             if not converged:
                 raise RuntimeError(f"steady planar cell: no convergence at {fraction} i_lim")
             c_exact, _ = analytic_steady(fraction * i_lim, open_cell)
-            c = C0 * (1 + p.u.x.array)
+            c = C0 * (1 + p.u_values)
             c_error = np.max(np.abs(c - c_exact(y)), initial=0.0)
             c_working = np.max(c[at_working], initial=-np.inf)
             results[fraction] = (comm.allreduce(c_error, op=MPI.MAX),

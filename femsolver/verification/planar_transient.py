@@ -69,14 +69,14 @@ def surface_errors(scheme: str, steps_per_tau: int, comm=MPI.COMM_WORLD) -> dict
                           time={"end": SAMPLES[-1] * TAU, "dt": dt, "dt_max": dt,
                                 "growth": 1.0, "scheme": scheme})
     p = CellProblem(case, domain, degree=DEGREE)
-    y = p.u.function_space.tabulate_dof_coordinates()[:, 1]
+    y = p.space.tabulate_dof_coordinates()[:, 1]
     at_working = np.isclose(y, 0.0, rtol=0, atol=1e-9 * L)
     samples = {round(s * steps_per_tau): s for s in SAMPLES}
     results = {}
     with solving(p, comm) as newton:
         for step in time_steps(p, newton, case.time, QUIET):
             if step.index in samples:
-                c = comm.allreduce(np.max(C0 * (1 + p.u.x.array[at_working]), initial=-np.inf),
+                c = comm.allreduce(np.max(C0 * (1 + p.u_values[at_working]), initial=-np.inf),
                                    op=MPI.MAX)
                 results[samples[step.index]] = (c, concentration(0.0, step.time, i_app)[0])
     return results

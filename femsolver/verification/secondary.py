@@ -90,11 +90,11 @@ def modulation(ny: int, wagner: float, amplitude: float = AMPLITUDE,
     def impose(p):
         # The ideal counter electrode's phi = 0 (the problem's first Dirichlet condition)
         # becomes phi = A cos(k x) (in RT/F; phi_ref = 0 with an ideal counter electrode).
-        space = p.phi.function_space
-        imposed = fem.Function(space)
+        phi_space = p.fields.function_space.sub(1)
+        imposed = fem.Function(p.space)
         imposed.interpolate(lambda x: amplitude * np.cos(K * x[0]))
-        dofs = facet_dofs(p.domain, space, p.electrolyte, [tags.COUNTER])
-        p.bcs[0] = fem.dirichletbc(imposed, dofs)
+        dofs = facet_dofs(p.domain, [phi_space, p.space], p.electrolyte, [tags.COUNTER])
+        p.bcs[0] = fem.dirichletbc(imposed, dofs, phi_space)
 
     p = solve_ohmic(case, domain, comm, adjust=impose)
     x = ufl.SpatialCoordinate(domain.mesh)

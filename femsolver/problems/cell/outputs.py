@@ -43,7 +43,7 @@ class DerivedFields:
     def __init__(self, problem):
         p = problem
         VT = p.thermal_voltage
-        Vp = p.u.function_space
+        Vp = p.space
         self.c = fem.Function(Vp, name="c")
         self.phi = fem.Function(Vp, name="phi")
         electrode_mesh = p.electrode.mesh if p.resolved else None
@@ -64,8 +64,8 @@ class DerivedFields:
     def update(self) -> None:
         p = self._problem
         VT, c0 = p.thermal_voltage, p.case.electrolyte.c0
-        self.c.x.array[:] = c0 * (1 + p.u.x.array)
-        self.phi.x.array[:] = VT * (p.phi_ref.value + p.phi.x.array)
+        self.c.x.array[:] = c0 * (1 + p.u_values)
+        self.phi.x.array[:] = VT * (p.phi_ref.value + p.phi_values)
         if self.phi_s is not None:
             self.phi_s.x.array[:] = VT * (p.V.x.array[0] + p.psi.x.array)
         self.i.interpolate(self._i_expr)
@@ -100,9 +100,9 @@ class InterfaceProbe:
         """Local arrays: x, y (, z) in m, plating current density A/m2, eta V, c mol/m3."""
         p = self._problem
         el, VT = p.case.electrolyte, p.thermal_voltage
-        u = p.u.eval(self.points, self.cells_e).ravel() if len(self.points) else np.zeros(0)
-        phi = (p.phi.eval(self.points, self.cells_e).ravel() if len(self.points)
-               else np.zeros(0)) + p.phi_ref.value
+        u, phi = (p.fields.eval(self.points, self.cells_e).T if len(self.points)
+                  else np.zeros((2, 0)))
+        phi = phi + p.phi_ref.value
         phi_s = p.V.x.array[0] + (p.psi.eval(self.points, self.cells_s).ravel()
                                   if p.resolved and len(self.points) else 0.0)
         i_n = p.model.reaction(phi_s, phi, u, library="numpy")
@@ -144,7 +144,7 @@ class Metrics:
     def min_surface_concentration(self) -> float:
         """Smallest c at the nodes of the working interface and the counter electrode, mol/m3."""
         c0 = self._p.case.electrolyte.c0
-        return c0 * (1 + self._min(self._p.u.x.array[self._surface_dofs]))
+        return c0 * (1 + self._min(self._p.u_values[self._surface_dofs]))
 
     def step_row(self, t: float) -> dict:
         return {"time_s": t, "cell_voltage_V": self.cell_voltage(),

@@ -200,6 +200,7 @@ class ParticleProblem:
         self.u, self.phi, self.V = named["u"], named["phi"], named["V"]
         self.psi, self.j = named.get("psi"), named.get("j")
         self.u_liquid, self.lam = named.get("c"), named.get("lam")
+        self.u_values = self.u.x.array  # what the time loop keeps as u_n (as CellProblem's)
         self.u_n = fem.Function(spaces["u"], name="u_n")
         self.u_nn = fem.Function(spaces["u"], name="u_nn")
         return dict(zip(spaces, ufl.TestFunctions(ufl.MixedFunctionSpace(*spaces.values()))))
