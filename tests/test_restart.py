@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from femsolver import api
+from femsolver import api, checkpoint
 from femsolver.checkpoint import available
 from femsolver.cli import main
 from femsolver.errors import CaseError
@@ -122,3 +122,21 @@ def test_a_restart_with_another_case_is_refused_naming_the_keys(shared_dir):
     # refused before the directory was touched
     assert api.read(shared_dir / "run").summary["status"] == "complete"
     assert not (shared_dir / "run" / "previous").exists()
+
+
+def test_a_checkpoint_of_an_earlier_layout_is_refused(shared_dir):
+    """Checkpoints that list no fields come from before u and phi were one pair."""
+    case, changes = CELL
+    _run(case, {**changes, "time.end": 0.05}, shared_dir / "earlier")
+    if MPI.COMM_WORLD.rank == 0:
+        pointer = checkpoint.locate(shared_dir / "earlier")
+        info = json.loads(pointer.read_text())
+        assert info["fields"] == ["u_phi", "V", "u_n", "u_nn"]
+        del info["fields"]
+        pointer.write_text(json.dumps(info))
+    MPI.COMM_WORLD.barrier()
+    later = api.load(case, {**changes, "time.end": 0.1}, output=shared_dir / "earlier")
+    with pytest.raises(CaseError, match="written by an earlier femsolver"):
+        _go(later, shared_dir / "earlier")
+    assert api.read(shared_dir / "earlier").summary["status"] == "complete"
+    assert not (shared_dir / "earlier" / "previous").exists()

@@ -7,7 +7,7 @@ Unknowns (docs/physics.md, "Discrete problem"):
              round-off from an O(1) offset
              u and phi are the two components of one function (`fields`, a blocked P_k pair):
              the electrolyte's equations are then one form with one kernel, whose coefficients
-             are packed once (three times faster residuals than one form per field)
+             are packed once (residuals twice as fast as with one form per field)
     V      = F V_we / RT, the working-electrode potential (one Real dof)
     psi    = F (phi_s - V_we) / RT on the electrode submesh (P_k), only if the electrode is
              resolved (Ohm's law); zero on the current collector
