@@ -18,17 +18,15 @@ rows: a 7-point stencil (5 in 2D) from its planes and the neighbour ranks' plane
 from __future__ import annotations
 
 import numpy as np
-from mpi4py import MPI
 from petsc4py import PETSc
 
-from femsolver.effective import conducting_tags
 from femsolver.imaging import labels as roles
 from femsolver.imaging.build import image_slab
 from femsolver.imaging.components import components
 from femsolver.imaging.kernel import compact_rows
 from femsolver.imaging import multigrid
 from femsolver.imaging.structured import VOXEL_SOLVER
-from femsolver.imaging.transport import direction_rows
+from femsolver.imaging.transport import direction_rows, voxel_regions
 
 # CG + multigrid of 2x2x2 aggregates (multigrid.aggregation, Galerkin levels), W-cycles with
 # two Chebyshev-Jacobi sweeps: 15 CG iterations on the 128^3 image and a tenth of GAMG's set-up
@@ -42,15 +40,12 @@ class VoxelCells:
 
     def __init__(self, codes, below, above, grid, conductivities: dict, comm):
         self.grid, self.comm = grid, comm
-        tag_of = roles.cell_tags(codes)
-        present = comm.allreduce({int(t) for t in np.unique(tag_of)} - {roles.VOID}, op=MPI.BOR)
-        conducting = conducting_tags(present, conductivities)
-        table = np.zeros(max(max(present, default=0), max(conducting)) + 1)
-        for t in conducting:
-            table[t] = conductivities[t]
+        regions = voxel_regions(roles.cell_tags(codes), int(np.prod(grid.shape)), conductivities,
+                                comm)
+        self.sigma_max, self.fractions = regions.sigma_max, regions.fractions
         empty = np.full(codes.shape[1:], roles.CODES["void"], dtype=codes.dtype)
         planes = [empty if below is None else below, *codes, empty if above is None else above]
-        self.sigma = table[roles.cell_tags(np.stack(planes))]  # (planes + 2, ...)
+        self.sigma = regions.sigma[roles.cell_tags(np.stack(planes))]  # (planes + 2, ...)
         inner = self.sigma[1:-1] > 0
         self.owned = int(inner.sum())
         ids, self.touches = components(inner, comm)
@@ -66,10 +61,6 @@ class VoxelCells:
         if rank < size - 1:
             number[-1] = from_above
         self.number = number
-        self.sigma_max = max(conductivities[t] for t in conducting)
-        counts = {t: int(np.count_nonzero(tag_of == t)) for t in present}
-        total = float(np.prod(grid.shape))
-        self.fractions = {t: comm.allreduce(counts[t]) / total for t in sorted(present)}
 
 
 def _shift(array: np.ndarray, axis: int, step: int) -> np.ndarray:

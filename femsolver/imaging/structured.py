@@ -23,12 +23,12 @@ import numpy as np
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from femsolver.effective import FLOATING_MASS, conducting_tags
+from femsolver.effective import FLOATING_MASS
 from femsolver.imaging import labels as roles
 from femsolver.imaging.build import image_slab
 from femsolver.imaging.kernel import add_voxel_blocks, compact_rows
 from femsolver.imaging import multigrid
-from femsolver.imaging.transport import direction_rows
+from femsolver.imaging.transport import direction_rows, voxel_regions
 from femsolver.imaging.voxels import CORNERS, GROUPS, SplitNodes, UsedNodes
 
 
@@ -68,12 +68,9 @@ class VoxelConduction:
         dim, void = grid.dim, roles.CODES["void"]
         self.grid, self.comm, self.k0 = grid, comm, k0
         tag_of = roles.cell_tags(codes)
-        present = comm.allreduce({int(t) for t in np.unique(tag_of)} - {roles.VOID}, op=MPI.BOR)
-        conducting = conducting_tags(present, conductivities)
-        sigma = np.zeros(int(tag_of.max()) + 1)
-        for t in conducting:
-            if t < len(sigma):
-                sigma[t] = conductivities[t]
+        regions = voxel_regions(tag_of, int(np.prod(grid.shape)), conductivities, comm)
+        self.sigma_max, self.fractions = regions.sigma_max, regions.fractions
+        sigma = regions.sigma
         # the node split sees every meshed voxel (insulating ones too), as the mesh's does
         split = SplitNodes(codes != void, None if below is None else below != void,
                             None if above is None else above != void, k0, grid)
@@ -87,10 +84,6 @@ class VoxelConduction:
         self.corners = corners  # split node numbers (for the values after the solve)
         self.ids = self.numbering.renumber(corners).astype(PETSc.IntType)
         self.owned = len(self.numbering.used)
-        self.sigma_max = max(conductivities[t] for t in conducting)
-        counts = {t: int(np.count_nonzero(tag_of == t)) for t in present}
-        total = float(np.prod(grid.shape))
-        self.fractions = {t: comm.allreduce(counts[t]) / total for t in sorted(present)}
 
     def corner_level(self, axis: int) -> np.ndarray:
         """(voxels, 2^dim) grid index along array `axis` of each voxel corner."""

@@ -19,12 +19,15 @@ and reported beside what TauFactor and PoreSpy report and the bounds:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from dolfinx import fem
 from mpi4py import MPI
 
-from femsolver.effective import ITERATIVE, cross_section, figures, solve_potential
+from femsolver.effective import (ITERATIVE, conducting_tags, cross_section, figures,
+                                 solve_potential)
+from femsolver.imaging import labels as roles
 from femsolver.measures import measure
 
 DIRECTIONS = {"x": 0, "y": 1, "z": 2}
@@ -96,6 +99,30 @@ def region_fractions(domain) -> dict[int, float]:
     box = float(np.prod(_box(msh)))
     return {t: msh.comm.allreduce(fem.assemble_scalar(fem.form(1.0 * dx(t))), op=MPI.SUM) / box
             for t in sorted(present)}
+
+
+@dataclass(frozen=True)
+class VoxelRegions:
+    """The regions of an image's voxels: the conductivity of each tag (`sigma`, indexed by tag,
+    0 where none is given or the region insulates), the largest one and the volume fraction of
+    each region present."""
+
+    sigma: np.ndarray
+    sigma_max: float
+    fractions: dict[int, float]
+
+
+def voxel_regions(tag_of: np.ndarray, voxels: int, conductivities: dict[int, float],
+                  comm) -> VoxelRegions:
+    """`tag_of`: region tags of a rank's voxels; `voxels`: the image's number of voxels."""
+    present = comm.allreduce({int(t) for t in np.unique(tag_of)} - {roles.VOID}, op=MPI.BOR)
+    conducting = conducting_tags(present, conductivities)
+    sigma = np.zeros(max(max(present, default=0), max(conducting)) + 1)
+    for t in conducting:
+        sigma[t] = conductivities[t]
+    counts = {t: int(np.count_nonzero(tag_of == t)) for t in present}
+    return VoxelRegions(sigma, max(conductivities[t] for t in conducting),
+                        {t: comm.allreduce(counts[t]) / voxels for t in sorted(present)})
 
 
 def directional_effective(domain, conductivities: dict[int, float], sigma_ref: float,
